@@ -1,0 +1,427 @@
+"""The one home of loginsite's settings.
+
+Every ``loginsite.*`` setting is read here, once, at start-up: from the INI file's
+``[app:main]`` section, overlaid by an environment variable of the same name in upper case
+with dots as underscores (``loginsite.session.keys`` -> ``LOGINSITE_SESSION_KEYS``), so that no
+secret ever has to live in an INI file. A wrong or missing value raises :class:`SettingsError`
+naming the setting and what is expected, which stops ``pserve`` before it serves anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+PREFIX = "loginsite."
+
+ACR_AUTH_ONLY = "urn:acr.login.gov:auth-only"
+ACR_VERIFIED = "urn:acr.login.gov:verified"
+SERVICE_LEVELS = (ACR_AUTH_ONLY, ACR_VERIFIED)
+LOCALES = ("en", "es", "fr", "zh")
+
+MIN_SESSION_KEY_BYTES = 32
+_KID_RE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
+_PLACEHOLDER_WORDS = ("change", "secret", "password", "example", "placeholder", "dummy", "xxxx")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names it and says what is expected."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.setting = name
+        self.env_var = env_var_name(name)
+        super().__init__(f"{name} (or env {self.env_var}): {problem}")
+
+
+def env_var_name(setting: str) -> str:
+    return setting.upper().replace(".", "_")
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    kid: str
+    secret: bytes
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"SessionKey(kid={self.kid!r})"
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    keys: tuple[SessionKey, ...]
+    idle_timeout: int = 900
+    max_age: int = 43200
+    cookie_name: str = "loginsite_session"
+    secure: bool = True
+
+    @property
+    def signing_key(self) -> SessionKey:
+        return self.keys[0]
+
+    @property
+    def cookie_name_on_wire(self) -> str:
+        """``__Host-`` pins the cookie to this host, https and Path=/ (RFC 6265bis)."""
+        return f"__Host-{self.cookie_name}" if self.secure else self.cookie_name
+
+
+@dataclass(frozen=True)
+class IdpSettings:
+    issuer: str
+    client_id: str
+    private_key_pem: bytes
+    certificate_path: Path | None = None
+    acr_values: tuple[str, ...] = (ACR_AUTH_ONLY,)
+    scope: tuple[str, ...] = ("openid", "email")
+    prompt: str = "select_account"
+    locale: str | None = None
+    timeout: float = 5.0
+    metadata_ttl: int = 3600
+    leeway: int = 30
+    allow_http: bool = False
+
+    def __repr__(self) -> str:
+        return f"IdpSettings(issuer={self.issuer!r}, client_id={self.client_id!r})"
+
+    @property
+    def service_level(self) -> str:
+        return next(v for v in self.acr_values if v in SERVICE_LEVELS)
+
+
+@dataclass(frozen=True)
+class RevocationSettings:
+    store: Literal["memory", "redis", "none"] = "memory"
+    redis_url: str | None = None
+    failure_mode: Literal["closed", "open"] = "closed"
+    key_prefix: str = "loginsite:revocation:"
+    redis_timeout: float = 1.0
+
+
+@dataclass(frozen=True)
+class DevIdpSettings:
+    data_dir: Path
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    environment: Literal["development", "production"]
+    public_url: str
+    session: SessionSettings
+    revocation: RevocationSettings
+    idp: IdpSettings
+    devidp: DevIdpSettings | None
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.public_url + "/auth/callback"
+
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        return self.public_url + "/auth/signed-out"
+
+
+class RawSettings:
+    """INI values overlaid by environment variables, read one typed value at a time."""
+
+    def __init__(self, ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
+        self._ini = ini
+        self._environ = os.environ if environ is None else environ
+
+    def get(self, name: str) -> str | None:
+        value = self._environ.get(env_var_name(name))
+        if value is None:
+            value = self._ini.get(name)
+        if value is None:
+            return None
+        value = str(value).strip()
+        return value or None
+
+    def required(self, name: str, what: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise SettingsError(name, f"is required: {what}")
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(name) or default
+        if value not in choices:
+            raise SettingsError(name, f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.get(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise SettingsError(name, f"must be true or false, not {value!r}")
+
+    def seconds(self, name: str, default: int) -> int:
+        return self._number(name, default, int, "a whole number of seconds greater than 0")
+
+    def positive_float(self, name: str, default: float) -> float:
+        return self._number(name, default, float, "a number of seconds greater than 0")
+
+    _N = TypeVar("_N", int, float)
+
+    def _number(self, name: str, default: _N, kind: Callable[[str], _N], what: str) -> _N:
+        value = self.get(name)
+        if value is None:
+            return default
+        try:
+            number = kind(value)
+        except ValueError:
+            raise SettingsError(name, f"must be {what}, not {value!r}") from None
+        if number <= 0:
+            raise SettingsError(name, f"must be {what}, not {value!r}")
+        return number
+
+
+def parse_session_keys(name: str, text: str) -> tuple[SessionKey, ...]:
+    """Parse ``KID:SECRET`` entries; the first one signs, all of them verify."""
+    keys: list[SessionKey] = []
+    for entry in text.split():
+        kid, sep, secret_text = entry.partition(":")
+        if not sep or not _KID_RE.match(kid):
+            raise SettingsError(
+                name,
+                "expected whitespace-separated KID:SECRET entries, KID of letters, digits, "
+                "'.', '_' or '-' (up to 32)",
+            )
+        if any(k.kid == kid for k in keys):
+            raise SettingsError(name, f"key id {kid!r} appears twice")
+        lowered = secret_text.lower()
+        if any(word in lowered for word in _PLACEHOLDER_WORDS) or len(set(secret_text)) < 16:
+            raise SettingsError(
+                name,
+                f"key {kid!r} looks like a placeholder; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+            )
+        try:
+            secret = base64.urlsafe_b64decode(secret_text + "=" * (-len(secret_text) % 4))
+        except (binascii.Error, ValueError):
+            raise SettingsError(name, f"key {kid!r} is not base64url") from None
+        if len(secret) < MIN_SESSION_KEY_BYTES:
+            raise SettingsError(
+                name,
+                f"key {kid!r} has {len(secret)} bytes; at least {MIN_SESSION_KEY_BYTES} "
+                "random bytes are required (secrets.token_urlsafe(32))",
+            )
+        keys.append(SessionKey(kid, secret))
+    if not keys:
+        raise SettingsError(name, "holds no key")
+    return tuple(keys)
+
+
+def session_settings(raw: RawSettings) -> SessionSettings:
+    keys_text = raw.get("loginsite.session.keys")
+    if keys_text is not None:
+        keys = parse_session_keys("loginsite.session.keys", keys_text)
+    else:
+        keys_file = raw.get("loginsite.session.keys_file")
+        if keys_file is None:
+            raise SettingsError(
+                "loginsite.session.keys",
+                "is required: the session signing key ring (or loginsite.session.keys_file, "
+                "a file holding it); `make run` creates one for development",
+            )
+        try:
+            keys_text = Path(keys_file).read_text()
+        except OSError as exc:
+            raise SettingsError(
+                "loginsite.session.keys_file", f"cannot read {keys_file}: {exc.strerror}"
+            ) from None
+        keys = parse_session_keys("loginsite.session.keys_file", keys_text)
+    idle = raw.seconds("loginsite.session.idle_timeout", 900)
+    max_age = raw.seconds("loginsite.session.max_age", 43200)
+    if idle > max_age:
+        raise SettingsError(
+            "loginsite.session.idle_timeout",
+            f"({idle}) cannot be longer than loginsite.session.max_age ({max_age})",
+        )
+    cookie_name = raw.get("loginsite.session.cookie_name") or "loginsite_session"
+    if not re.match(r"^[A-Za-z0-9_-]{1,64}$", cookie_name) or cookie_name.startswith("__"):
+        raise SettingsError(
+            "loginsite.session.cookie_name",
+            "must be 1-64 letters, digits, '_' or '-' and not start with '__' "
+            "(the __Host- prefix is added when secure is on)",
+        )
+    return SessionSettings(
+        keys=keys,
+        idle_timeout=idle,
+        max_age=max_age,
+        cookie_name=cookie_name,
+        secure=raw.boolean("loginsite.session.secure", True),
+    )
+
+
+def revocation_settings(raw: RawSettings) -> RevocationSettings:
+    store = raw.choice("loginsite.revocation.store", ("memory", "redis", "none"), "memory")
+    redis_url = raw.get("loginsite.revocation.redis_url")
+    if store == "redis":
+        if redis_url is None:
+            raise SettingsError(
+                "loginsite.revocation.redis_url",
+                "is required when loginsite.revocation.store = redis (e.g. redis://host:6379/0)",
+            )
+        if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise SettingsError(
+                "loginsite.revocation.redis_url", "must be a redis://, rediss:// or unix:// URL"
+            )
+    return RevocationSettings(
+        store=store,  # type: ignore[arg-type]
+        redis_url=redis_url,
+        failure_mode=raw.choice(  # type: ignore[arg-type]
+            "loginsite.revocation.failure_mode", ("closed", "open"), "closed"
+        ),
+        key_prefix=raw.get("loginsite.revocation.key_prefix") or "loginsite:revocation:",
+        redis_timeout=raw.positive_float("loginsite.revocation.redis_timeout", 1.0),
+    )
+
+
+def _base_url(name: str, value: str, *, allow_http: bool) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise SettingsError(name, f"must be an absolute https:// URL, not {value!r}")
+    if parts.scheme == "http" and not allow_http:
+        raise SettingsError(name, f"must use https in this environment, not {value!r}")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise SettingsError(name, "must not carry credentials, a query or a fragment")
+    return value
+
+
+def load_private_key_pem(name: str, value: str) -> bytes:
+    """The value is the PEM itself (typical for an env var) or a path to a PEM file."""
+    if value.startswith("-----BEGIN"):
+        pem = value.encode()
+    else:
+        try:
+            pem = Path(value).read_bytes()
+        except OSError as exc:
+            raise SettingsError(name, f"cannot read the private key {value}: {exc.strerror}") from None
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise SettingsError(name, "is not an unencrypted PEM private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
+        raise SettingsError(name, "must be an RSA private key of at least 2048 bits")
+    return pem
+
+
+def idp_settings(raw: RawSettings, *, development: bool) -> IdpSettings:
+    allow_http = raw.boolean("loginsite.idp.allow_http", False)
+    if allow_http and not development:
+        raise SettingsError(
+            "loginsite.idp.allow_http", "may only be set when loginsite.environment = development"
+        )
+    issuer = _base_url(
+        "loginsite.idp.issuer",
+        raw.required("loginsite.idp.issuer", "the provider's issuer, e.g. https://secure.login.gov/"),
+        allow_http=allow_http,
+    )
+    client_id = raw.required(
+        "loginsite.idp.client_id", "the client_id registered with login.gov (its 'issuer')"
+    )
+    pem = load_private_key_pem(
+        "loginsite.idp.private_key",
+        raw.required(
+            "loginsite.idp.private_key",
+            "path to the client's RSA private key PEM (or the PEM itself in the env var)",
+        ),
+    )
+    cert = raw.get("loginsite.idp.certificate")
+    acr_values = tuple((raw.get("loginsite.idp.acr_values") or ACR_AUTH_ONLY).split())
+    levels = [v for v in acr_values if v in SERVICE_LEVELS]
+    if len(levels) != 1:
+        raise SettingsError(
+            "loginsite.idp.acr_values",
+            f"must hold exactly one service level ({' or '.join(SERVICE_LEVELS)})",
+        )
+    scope = tuple((raw.get("loginsite.idp.scope") or "openid email").split())
+    if "openid" not in scope:
+        raise SettingsError("loginsite.idp.scope", "must include openid")
+    locale = raw.get("loginsite.idp.locale")
+    if locale is not None and locale not in LOCALES:
+        raise SettingsError("loginsite.idp.locale", f"must be one of {', '.join(LOCALES)}")
+    prompt = raw.get("loginsite.idp.prompt") or "select_account"
+    if prompt not in ("select_account", "login", "none", "consent"):
+        raise SettingsError("loginsite.idp.prompt", "must be select_account, login or consent")
+    leeway = raw.get("loginsite.idp.leeway")
+    if leeway is not None and (not leeway.isdigit() or int(leeway) > 300):
+        raise SettingsError("loginsite.idp.leeway", "must be whole seconds between 0 and 300")
+    return IdpSettings(
+        issuer=issuer,
+        client_id=client_id,
+        private_key_pem=pem,
+        certificate_path=Path(cert) if cert else None,
+        acr_values=acr_values,
+        scope=scope,
+        prompt=prompt,
+        locale=locale,
+        timeout=raw.positive_float("loginsite.idp.timeout", 5.0),
+        metadata_ttl=raw.seconds("loginsite.idp.metadata_ttl", 3600),
+        leeway=int(leeway) if leeway is not None else 30,
+        allow_http=allow_http,
+    )
+
+
+def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AppSettings:
+    """Parse and validate every loginsite setting; raises :class:`SettingsError`."""
+    raw = RawSettings(ini, environ)
+    environment = raw.choice(
+        "loginsite.environment", ("development", "production"), "production"
+    )
+    development = environment == "development"
+    session = session_settings(raw)
+    public_url = _base_url(
+        "loginsite.public_url",
+        raw.required("loginsite.public_url", "the site's external base URL, e.g. https://example.gov"),
+        allow_http=development and not session.secure,
+    ).rstrip("/")
+    if urlsplit(public_url).path:
+        raise SettingsError("loginsite.public_url", "must be a bare origin, with no path")
+    devidp = None
+    if raw.boolean("loginsite.devidp.enabled", False):
+        if not development:
+            raise SettingsError(
+                "loginsite.devidp.enabled",
+                "the development identity provider only runs when "
+                "loginsite.environment = development",
+            )
+        devidp = DevIdpSettings(
+            data_dir=Path(
+                raw.required("loginsite.devidp.data_dir", "a folder for the provider's key")
+            )
+        )
+    return AppSettings(
+        environment=environment,  # type: ignore[arg-type]
+        public_url=public_url,
+        session=session,
+        revocation=revocation_settings(raw),
+        idp=idp_settings(raw, development=development),
+        devidp=devidp,
+    )
+
+
+SETTINGS_KEY = "loginsite.app_settings"
+
+
+def includeme(config: Any) -> None:
+    """Parse everything once; later includes read the typed result from the registry."""
+    config.registry[SETTINGS_KEY] = app_settings(config.get_settings())
+
+
+def get_app_settings(registry: Any) -> AppSettings:
+    return registry[SETTINGS_KEY]

@@ -1,0 +1,5 @@
+"""Shared fixtures; feature-specific fixtures live in tests/plugins/."""
+
+from __future__ import annotations
+
+pytest_plugins: list[str] = []
