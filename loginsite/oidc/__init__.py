@@ -1,0 +1,47 @@
+"""Signing in with login.gov over OpenID Connect, independent of any web framework.
+
+The web glue builds one :class:`OIDCClient` from :class:`ClientConfig` at start-up, keeps the
+pending sign-ins in a :class:`TransactionJar` cookie and turns :class:`OIDCError` subclasses into
+pages (``status``, ``user_message``; ``reason`` goes to the log).
+"""
+
+from __future__ import annotations
+
+from .client import CLIENT_ASSERTION_TYPE, ClientConfig, OIDCClient, SignIn
+from .errors import (
+    AuthorizationDenied,
+    InvalidCallback,
+    InvalidIdToken,
+    InvalidUserinfo,
+    OIDCError,
+    ProviderError,
+    ProviderRefused,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from .keys import ProviderKeys
+from .metadata import ProviderMetadata, ProviderMetadataCache, discovery_url
+from .transaction import LoginTransaction, TransactionJar, sanitize_next
+
+__all__ = [
+    "CLIENT_ASSERTION_TYPE",
+    "AuthorizationDenied",
+    "ClientConfig",
+    "InvalidCallback",
+    "InvalidIdToken",
+    "InvalidUserinfo",
+    "LoginTransaction",
+    "OIDCClient",
+    "OIDCError",
+    "ProviderError",
+    "ProviderKeys",
+    "ProviderMetadata",
+    "ProviderMetadataCache",
+    "ProviderRefused",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "SignIn",
+    "TransactionJar",
+    "discovery_url",
+    "sanitize_next",
+]
