@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = ["tests.plugins.oidc_provider"]
+pytest_plugins: list[str] = [
+    "tests.plugins.oidc_provider",
+    "tests.plugins.redis_server",
+]

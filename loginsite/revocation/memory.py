@@ -1,0 +1,35 @@
+"""A revocation store for a single process.
+
+Entries live only in this process's memory: they are lost on restart and unseen by any other
+worker or server, so a cookie revoked here is still accepted by a sibling process. Fine for
+development and single-process deployments; use the redis store when several processes serve
+the site.
+"""
+
+from __future__ import annotations
+
+import time
+
+from loginsite.revocation.store import Clock, RevocationList
+
+
+class MemoryRevocationStore:
+    """Thread-safe; every call is a dictionary lookup under a lock."""
+
+    def __init__(self, *, clock: Clock = time.time) -> None:
+        self._list = RevocationList(clock=clock)
+
+    def is_revoked(self, session_id: str, sub: str, signed_in_at: int) -> bool:
+        return self._list.is_revoked(session_id, sub, signed_in_at)
+
+    def revoke_session(self, session_id: str, expires_at: int) -> None:
+        self._list.add_session(session_id, expires_at)
+
+    def revoke_user(self, sub: str, not_before: int, expires_at: int) -> None:
+        self._list.add_user(sub, not_before, expires_at)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __len__(self) -> int:
+        return len(self._list)

@@ -1,0 +1,158 @@
+"""What a revocation store promises, and the in-memory list every store answers from.
+
+Session cookies are stateless signed tokens, so a copied cookie would stay valid until its
+deadline even after sign-out. The revocation list closes that gap: it holds only the sessions
+that ended early (by ``jti``) and per-user "not before" times (by ``sub``), each kept until the
+deadline of the newest token it could match and forgotten after. The security policy asks it on
+every request, so :meth:`RevocationStore.is_revoked` must be a local lookup, never a network call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+Clock = Callable[[], float]
+
+#: How often (seconds of the list's clock) expired entries are swept out.
+DEFAULT_PURGE_INTERVAL = 60.0
+
+
+class RevocationUnavailable(Exception):
+    """The revocation list cannot be trusted (or written) right now.
+
+    Raised by :meth:`RevocationStore.is_revoked` of a shared store configured to fail closed
+    while it is not in sync with the other servers: the caller must not accept the session
+    (the policy treats the request as anonymous, without clearing the cookie).
+    """
+
+
+class RevocationStore(Protocol):
+    """Where ended sessions are recorded and looked up; see :mod:`loginsite.revocation`."""
+
+    def is_revoked(self, session_id: str, sub: str, signed_in_at: int) -> bool:
+        """True if ``session_id`` was revoked, or ``sub`` was revoked for sessions signed in
+        before its not-before time (``signed_in_at < not_before``). A local lookup only.
+
+        May raise :class:`RevocationUnavailable` (shared store, fail-closed, out of sync).
+        """
+        ...
+
+    def revoke_session(self, session_id: str, expires_at: int) -> None:
+        """End one session; remembered until ``expires_at``, the token's absolute deadline."""
+        ...
+
+    def revoke_user(self, sub: str, not_before: int, expires_at: int) -> None:
+        """End every session of ``sub`` signed in before ``not_before``; remembered until
+        ``expires_at`` (now + the session max age, when no such token can be valid anymore)."""
+        ...
+
+    def close(self) -> None:
+        """Release threads and connections; the store must not be used afterwards."""
+        ...
+
+
+class RevocationList:
+    """The revoked ``jti`` and per-``sub`` not-before entries, each with an expiry time.
+
+    Thread-safe. Adding is idempotent and monotonic (a later expiry or not-before wins), so
+    entries may arrive twice or out of order from several sources and the result is the same.
+    Expired entries never match; they are swept out at most every ``purge_interval`` seconds
+    during normal use, so the list only ever holds sessions that ended early and are not yet
+    past their deadline.
+    """
+
+    def __init__(
+        self, *, clock: Clock = time.time, purge_interval: float = DEFAULT_PURGE_INTERVAL
+    ) -> None:
+        self._clock = clock
+        self._purge_interval = purge_interval
+        self._lock = threading.Lock()
+        self._sessions: dict[str, int] = {}  # jti -> expires_at
+        self._users: dict[str, tuple[int, int]] = {}  # sub -> (not_before, expires_at)
+        self._next_purge = clock() + purge_interval
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sessions) + len(self._users)
+
+    def is_revoked(self, session_id: str, sub: str, signed_in_at: int) -> bool:
+        now = self._clock()
+        with self._lock:
+            self._maybe_purge_locked(now)
+            expires_at = self._sessions.get(session_id)
+            if expires_at is not None and expires_at > now:
+                return True
+            user = self._users.get(sub)
+            return user is not None and user[1] > now and signed_in_at < user[0]
+
+    def add_session(self, session_id: str, expires_at: int) -> bool:
+        """Record a revoked session; True if that changed the list."""
+        now = self._clock()
+        with self._lock:
+            self._maybe_purge_locked(now)
+            if expires_at <= now or self._sessions.get(session_id, 0) >= expires_at:
+                return False
+            self._sessions[session_id] = expires_at
+            return True
+
+    def add_user(self, sub: str, not_before: int, expires_at: int) -> bool:
+        """Record a user's not-before time (the larger one wins); True if that changed the list."""
+        now = self._clock()
+        with self._lock:
+            self._maybe_purge_locked(now)
+            if expires_at <= now:
+                return False
+            old = self._users.get(sub)
+            if old is not None:
+                new = (max(old[0], not_before), max(old[1], expires_at))
+                if new == old:
+                    return False
+            else:
+                new = (not_before, expires_at)
+            self._users[sub] = new
+            return True
+
+    def sessions(self) -> dict[str, int]:
+        """A snapshot of the live ``jti -> expires_at`` entries."""
+        now = self._clock()
+        with self._lock:
+            return {k: v for k, v in self._sessions.items() if v > now}
+
+    def users(self) -> dict[str, tuple[int, int]]:
+        """A snapshot of the live ``sub -> (not_before, expires_at)`` entries."""
+        now = self._clock()
+        with self._lock:
+            return {k: v for k, v in self._users.items() if v[1] > now}
+
+    def update(
+        self,
+        sessions: Iterable[tuple[str, int]] = (),
+        users: Iterable[tuple[str, int, int]] = (),
+    ) -> None:
+        """Merge many entries at once (a reload); never removes anything."""
+        for session_id, expires_at in sessions:
+            self.add_session(session_id, expires_at)
+        for sub, not_before, expires_at in users:
+            self.add_user(sub, not_before, expires_at)
+
+    def purge(self) -> int:
+        """Drop expired entries now; returns how many were dropped."""
+        with self._lock:
+            return self._purge_locked(self._clock())
+
+    def _maybe_purge_locked(self, now: float) -> None:
+        if now >= self._next_purge:
+            self._purge_locked(now)
+
+    def _purge_locked(self, now: float) -> int:
+        dead_sessions = [k for k, exp in self._sessions.items() if exp <= now]
+        for key in dead_sessions:
+            del self._sessions[key]
+        dead_users = [k for k, (_, exp) in self._users.items() if exp <= now]
+        for key in dead_users:
+            del self._users[key]
+        self._next_purge = now + self._purge_interval
+        return len(dead_sessions) + len(dead_users)

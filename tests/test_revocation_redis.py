@@ -1,0 +1,245 @@
+"""The Redis-backed store against a real redis-server: sharing, expiry, outages, reconnects."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from loginsite.revocation import RevocationUnavailable, make_revocation_store
+from loginsite.revocation.redis import RedisRevocationStore
+from loginsite.settings import RevocationSettings
+from tests.plugins.redis_server import RedisServer
+
+pytestmark = pytest.mark.redis
+
+WAIT = 5.0
+
+StoreFactory = Callable[..., RedisRevocationStore]
+
+
+def eventually(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def unavailable(store: RedisRevocationStore) -> bool:
+    try:
+        store.is_revoked("probe", "probe", 0)
+    except RevocationUnavailable:
+        return True
+    return False
+
+
+def later(seconds: int = 3600) -> int:
+    return int(time.time()) + seconds
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    return f"test:{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture
+def make_store(redis_server: RedisServer, key_prefix: str) -> Iterator[StoreFactory]:
+    """Build stores sharing ``redis_server``; all are closed after the test."""
+    stores: list[RedisRevocationStore] = []
+
+    def make(failure_mode: str = "closed", url: str | None = None) -> RedisRevocationStore:
+        settings = RevocationSettings(
+            store="redis",
+            redis_url=url or redis_server.url,
+            failure_mode=failure_mode,  # type: ignore[arg-type]
+            key_prefix=key_prefix,
+            redis_timeout=0.5,
+        )
+        store = make_revocation_store(settings)
+        assert isinstance(store, RedisRevocationStore)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def synced(store: RedisRevocationStore) -> RedisRevocationStore:
+    assert store.wait_until_synced(WAIT), "the store never synced with Redis"
+    return store
+
+
+def test_session_revoked_on_one_instance_is_seen_by_another(make_store: StoreFactory) -> None:
+    one, two = synced(make_store()), synced(make_store())
+    one.revoke_session("jti-1", later())
+    assert one.is_revoked("jti-1", "alice", 0)  # at once, locally
+    assert eventually(lambda: two.is_revoked("jti-1", "alice", 0))
+    assert not two.is_revoked("jti-2", "alice", 0)
+
+
+def test_user_not_before_is_shared_and_keeps_the_latest_time(
+    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
+) -> None:
+    one, two = synced(make_store()), synced(make_store())
+    now, deadline = int(time.time()), later()
+    one.revoke_user("alice", not_before=now, expires_at=deadline)
+    assert eventually(lambda: two.is_revoked("any", "alice", now - 1))
+    assert not two.is_revoked("any", "alice", now)
+    assert not two.is_revoked("any", "bob", now - 1)
+    two.revoke_user("alice", not_before=now + 10, expires_at=deadline)
+    one.revoke_user("alice", not_before=now + 5, expires_at=deadline - 60)  # older, arrives late
+    assert eventually(lambda: one.is_revoked("any", "alice", now + 9))
+    value = redis_server.client().get(f"{key_prefix}sub:alice")
+    assert value == f"{now + 10}:{deadline}"
+
+
+def test_entries_expire_in_redis_at_the_token_deadline(
+    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
+) -> None:
+    store = synced(make_store())
+    deadline = later()
+    store.revoke_session("jti-1", deadline)
+    store.revoke_user("alice", not_before=deadline - 3600, expires_at=deadline)
+    client = redis_server.client()
+    assert client.expiretime(f"{key_prefix}jti:jti-1") == deadline
+    assert client.expiretime(f"{key_prefix}sub:alice") == deadline
+
+
+def test_expired_entries_disappear_from_redis_and_locally(
+    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
+) -> None:
+    store = synced(make_store())
+    store.revoke_session("jti-1", later(1))
+    assert store.is_revoked("jti-1", "alice", 0)
+    client = redis_server.client()
+    assert eventually(lambda: not client.exists(f"{key_prefix}jti:jti-1"))
+    assert eventually(lambda: not store.is_revoked("jti-1", "alice", 0))
+
+
+def test_an_instance_started_later_loads_the_list(make_store: StoreFactory) -> None:
+    first = synced(make_store())
+    first.revoke_session("jti-1", later())
+    first.revoke_user("alice", not_before=100, expires_at=later())
+    # Start-up waits briefly for the first load, so a new instance is current at once.
+    second = make_store()
+    assert second.synced
+    assert second.is_revoked("jti-1", "bob", 0)
+    assert second.is_revoked("jti-2", "alice", 99)
+
+
+def test_keys_outside_the_prefix_are_ignored(
+    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
+) -> None:
+    client = redis_server.client()
+    client.set("other:jti:jti-1", f"0:{later()}")
+    client.set(f"{key_prefix}jti:bad", "garbage")
+    store = synced(make_store())
+    assert not store.is_revoked("jti-1", "alice", 0)
+    assert not store.is_revoked("bad", "alice", 0)
+
+
+def test_fail_closed_refuses_to_answer_while_redis_is_down(
+    make_store: StoreFactory, redis_server: RedisServer
+) -> None:
+    store = synced(make_store("closed"))
+    assert not store.is_revoked("jti-1", "alice", 0)
+    redis_server.stop()
+    assert eventually(lambda: unavailable(store))
+    redis_server.start()
+    assert store.wait_until_synced(WAIT)
+    assert not store.is_revoked("jti-1", "alice", 0)
+
+
+def test_fail_open_answers_from_the_local_copy_while_redis_is_down(
+    make_store: StoreFactory, redis_server: RedisServer
+) -> None:
+    store = synced(make_store("open"))
+    store.revoke_session("jti-1", later())
+    redis_server.stop()
+    assert eventually(lambda: not store.synced)
+    assert store.is_revoked("jti-1", "alice", 0)
+    assert not store.is_revoked("jti-2", "alice", 0)
+
+
+@pytest.mark.parametrize(("failure_mode", "refuses"), [("closed", True), ("open", False)])
+def test_a_store_that_never_reached_redis(
+    make_store: StoreFactory, failure_mode: str, refuses: bool
+) -> None:
+    store = make_store(failure_mode, url="redis://127.0.0.1:9/0")  # nothing listens there
+    assert not store.synced
+    assert unavailable(store) is refuses
+    store.revoke_session("jti-1", later())  # never raises: recorded locally, queued
+    assert store.pending_writes == 1
+    if not refuses:
+        assert store.is_revoked("jti-1", "alice", 0)
+
+
+def test_revoke_while_redis_is_down_is_local_at_once_and_written_after_reconnect(
+    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
+) -> None:
+    one = synced(make_store("open"))
+    redis_server.stop()
+    assert eventually(lambda: not one.synced)
+    one.revoke_session("jti-1", later())
+    one.revoke_user("alice", not_before=100, expires_at=later())
+    assert one.is_revoked("jti-1", "bob", 0)
+    assert one.is_revoked("jti-2", "alice", 99)
+    assert one.pending_writes == 2
+    redis_server.start()
+    assert one.wait_until_written(WAIT)
+    assert redis_server.client().exists(f"{key_prefix}jti:jti-1", f"{key_prefix}sub:alice") == 2
+    two = synced(make_store())
+    assert two.is_revoked("jti-1", "bob", 0)
+    assert two.is_revoked("jti-2", "alice", 99)
+
+
+def test_entries_lost_by_a_restarted_redis_are_written_back(
+    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
+) -> None:
+    one = synced(make_store())
+    one.revoke_session("jti-1", later())
+    redis_server.stop()  # no persistence: it comes back empty
+    redis_server.start()
+    client = redis_server.client()
+    assert eventually(lambda: client.exists(f"{key_prefix}jti:jti-1") == 1)
+    assert synced(make_store()).is_revoked("jti-1", "bob", 0)
+
+
+def test_reconnect_reloads_entries_written_while_disconnected(
+    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
+) -> None:
+    store = synced(make_store("open"))
+    client = redis_server.client()
+    # Written without an event: only a reload can find it. Then drop the subscription.
+    client.set(f"{key_prefix}jti:jti-1", f"0:{later()}", exat=later())
+    assert not store.is_revoked("jti-1", "alice", 0)
+    assert client.client_kill_filter(_type="pubsub") >= 1
+    assert eventually(lambda: store.is_revoked("jti-1", "alice", 0))
+    assert store.wait_until_synced(WAIT)
+
+
+def test_events_published_after_a_reconnect_are_applied(
+    make_store: StoreFactory, redis_server: RedisServer
+) -> None:
+    one, two = synced(make_store()), synced(make_store())
+    redis_server.stop()
+    assert eventually(lambda: not one.synced and not two.synced)
+    redis_server.start()
+    assert one.wait_until_synced(WAIT)
+    assert two.wait_until_synced(WAIT)
+    one.revoke_session("jti-1", later())
+    assert one.pending_writes == 0
+    assert eventually(lambda: two.is_revoked("jti-1", "alice", 0))
+
+
+def test_close_stops_the_sync(make_store: StoreFactory) -> None:
+    store = synced(make_store("closed"))
+    store.close()
+    assert not store.synced
+    assert unavailable(store)

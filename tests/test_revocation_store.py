@@ -1,0 +1,219 @@
+"""The revocation list, the single-process store, the no-op store and how they are built."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pyramid.config import Configurator
+
+from loginsite.revocation import (
+    STORE_KEY,
+    RevocationStore,
+    get_revocation_store,
+    make_revocation_store,
+    revoke_session,
+    revoke_user,
+)
+from loginsite.revocation.memory import MemoryRevocationStore
+from loginsite.revocation.none import NoRevocationStore
+from loginsite.revocation.store import RevocationList
+from loginsite.settings import (
+    SETTINGS_KEY,
+    AppSettings,
+    IdpSettings,
+    RevocationSettings,
+    SessionKey,
+    SessionSettings,
+)
+
+NOW = 1_700_000_000
+
+
+class FakeClock:
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+# -- RevocationList ----------------------------------------------------------------------------
+
+
+def test_unknown_session_is_not_revoked(clock: FakeClock) -> None:
+    assert not RevocationList(clock=clock).is_revoked("jti-1", "alice", NOW - 10)
+
+
+def test_revoked_session_matches_its_jti_only(clock: FakeClock) -> None:
+    revoked = RevocationList(clock=clock)
+    revoked.add_session("jti-1", NOW + 100)
+    assert revoked.is_revoked("jti-1", "alice", NOW - 10)
+    assert not revoked.is_revoked("jti-2", "alice", NOW - 10)
+
+
+def test_user_not_before_ends_sessions_signed_in_earlier_only(clock: FakeClock) -> None:
+    revoked = RevocationList(clock=clock)
+    revoked.add_user("alice", not_before=NOW, expires_at=NOW + 100)
+    assert revoked.is_revoked("any", "alice", NOW - 1)
+    assert not revoked.is_revoked("any", "alice", NOW)  # signed in at (not before) the time
+    assert not revoked.is_revoked("any", "alice", NOW + 5)
+    assert not revoked.is_revoked("any", "bob", NOW - 1)
+
+
+def test_user_not_before_keeps_the_latest_time(clock: FakeClock) -> None:
+    revoked = RevocationList(clock=clock)
+    revoked.add_user("alice", not_before=NOW + 10, expires_at=NOW + 100)
+    assert not revoked.add_user("alice", not_before=NOW, expires_at=NOW + 50)
+    assert revoked.is_revoked("any", "alice", NOW + 5)
+    assert revoked.users() == {"alice": (NOW + 10, NOW + 100)}
+
+
+def test_entries_stop_matching_at_their_expiry(clock: FakeClock) -> None:
+    revoked = RevocationList(clock=clock)
+    revoked.add_session("jti-1", NOW + 100)
+    revoked.add_user("alice", not_before=NOW, expires_at=NOW + 100)
+    clock.now = NOW + 99
+    assert revoked.is_revoked("jti-1", "bob", NOW - 1)
+    assert revoked.is_revoked("jti-x", "alice", NOW - 1)
+    clock.now = NOW + 100
+    assert not revoked.is_revoked("jti-1", "bob", NOW - 1)
+    assert not revoked.is_revoked("jti-x", "alice", NOW - 1)
+
+
+def test_expired_entries_are_purged(clock: FakeClock) -> None:
+    revoked = RevocationList(clock=clock)
+    revoked.add_session("short", NOW + 10)
+    revoked.add_session("long", NOW + 1000)
+    revoked.add_user("alice", NOW, NOW + 10)
+    clock.now = NOW + 11
+    assert revoked.purge() == 2
+    assert len(revoked) == 1
+    assert revoked.sessions() == {"long": NOW + 1000}
+
+
+def test_expired_entries_are_purged_periodically_during_lookups(clock: FakeClock) -> None:
+    revoked = RevocationList(clock=clock, purge_interval=60)
+    for i in range(100):
+        revoked.add_session(f"jti-{i}", NOW + 30)
+    assert len(revoked) == 100
+    clock.now = NOW + 61
+    revoked.is_revoked("other", "alice", NOW)
+    assert len(revoked) == 0
+
+
+def test_entry_already_past_its_expiry_is_not_stored(clock: FakeClock) -> None:
+    revoked = RevocationList(clock=clock)
+    assert not revoked.add_session("jti-1", NOW)
+    assert not revoked.add_user("alice", NOW, NOW - 1)
+    assert len(revoked) == 0
+
+
+def test_update_merges_and_never_removes(clock: FakeClock) -> None:
+    revoked = RevocationList(clock=clock)
+    revoked.add_session("mine", NOW + 100)
+    revoked.update(sessions=[("theirs", NOW + 50)], users=[("alice", NOW, NOW + 50)])
+    assert set(revoked.sessions()) == {"mine", "theirs"}
+    assert revoked.is_revoked("x", "alice", NOW - 1)
+
+
+def test_list_is_safe_under_concurrent_writes_and_lookups(clock: FakeClock) -> None:
+    revoked = RevocationList(clock=clock, purge_interval=0)  # purge on every call
+
+    def writer(n: int) -> None:
+        for i in range(500):
+            revoked.add_session(f"{n}-{i}", NOW + 100)
+            revoked.is_revoked(f"{n}-{i}", "alice", NOW)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(revoked) == 2000
+
+
+# -- stores ------------------------------------------------------------------------------------
+
+
+def test_memory_store_revokes_sessions_and_users(clock: FakeClock) -> None:
+    store: RevocationStore = MemoryRevocationStore(clock=clock)
+    store.revoke_session("jti-1", NOW + 100)
+    store.revoke_user("alice", not_before=NOW, expires_at=NOW + 100)
+    assert store.is_revoked("jti-1", "bob", NOW)
+    assert store.is_revoked("jti-2", "alice", NOW - 1)
+    assert not store.is_revoked("jti-2", "alice", NOW)
+    assert not store.is_revoked("jti-2", "bob", NOW)
+    clock.now = NOW + 100
+    assert not store.is_revoked("jti-1", "bob", NOW)
+    store.close()
+
+
+def test_memory_stores_do_not_share_entries(clock: FakeClock) -> None:
+    one, two = MemoryRevocationStore(clock=clock), MemoryRevocationStore(clock=clock)
+    one.revoke_session("jti-1", NOW + 100)
+    assert not two.is_revoked("jti-1", "alice", NOW)
+
+
+def test_none_store_never_revokes() -> None:
+    store: RevocationStore = NoRevocationStore()
+    store.revoke_session("jti-1", NOW + 100)
+    store.revoke_user("alice", NOW, NOW + 100)
+    assert not store.is_revoked("jti-1", "alice", NOW - 1)
+    store.close()
+
+
+def test_make_revocation_store_builds_the_configured_store(clock: FakeClock) -> None:
+    memory = make_revocation_store(RevocationSettings(store="memory"), clock=clock)
+    assert isinstance(memory, MemoryRevocationStore)
+    memory.revoke_session("jti-1", NOW + 1)
+    clock.now = NOW + 1  # the injected clock is the one that expires entries
+    assert not memory.is_revoked("jti-1", "alice", NOW)
+    assert isinstance(make_revocation_store(RevocationSettings(store="none")), NoRevocationStore)
+
+
+def test_revoke_user_helper_ends_sessions_signed_in_up_to_now(clock: FakeClock) -> None:
+    store = MemoryRevocationStore(clock=clock)
+    revoke_user(store, "alice", max_age=3600, now=NOW + 0.5)
+    assert store.is_revoked("x", "alice", NOW)  # signed in during this very second
+    assert store.is_revoked("x", "alice", NOW - 3000)
+    assert not store.is_revoked("x", "alice", NOW + 1)
+    clock.now = NOW + 3600  # the oldest session still valid then was signed in after now
+    assert store.is_revoked("x", "alice", NOW)
+    clock.now = NOW + 3601
+    assert not store.is_revoked("x", "alice", NOW)
+
+
+def test_revoke_session_helper(clock: FakeClock) -> None:
+    store = MemoryRevocationStore(clock=clock)
+    revoke_session(store, "jti-1", expires_at=NOW + 60)
+    assert store.is_revoked("jti-1", "alice", NOW)
+
+
+# -- Pyramid wiring ----------------------------------------------------------------------------
+
+
+def test_includeme_reads_the_revocation_settings_alone() -> None:
+    config = Configurator(settings={"loginsite.revocation.store": "none"})
+    config.include("loginsite.revocation")
+    assert isinstance(config.registry[STORE_KEY], NoRevocationStore)
+    assert get_revocation_store(config.registry) is config.registry[STORE_KEY]
+
+
+def test_includeme_prefers_the_parsed_app_settings() -> None:
+    config = Configurator(settings={"loginsite.revocation.store": "none"})
+    config.registry[SETTINGS_KEY] = AppSettings(
+        environment="development",
+        public_url="http://localhost:6543",
+        session=SessionSettings(keys=(SessionKey("k1", b"k" * 32),)),
+        revocation=RevocationSettings(store="memory"),
+        idp=IdpSettings(issuer="http://127.0.0.1:9/", client_id="test", private_key_pem=b""),
+        devidp=None,
+    )
+    config.include("loginsite.revocation")
+    assert isinstance(get_revocation_store(config.registry), MemoryRevocationStore)
