@@ -380,7 +380,9 @@ def idp_settings(raw: RawSettings, *, development: bool) -> IdpSettings:
 def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AppSettings:
     """Parse and validate every loginsite setting; raises :class:`SettingsError`."""
     raw = RawSettings(ini, environ)
-    environment = raw.choice(
+    # Read from the INI file only: an environment variable must never be able to switch a
+    # production deployment into development mode (plain http, the development provider).
+    environment = RawSettings(ini, {}).choice(
         "loginsite.environment", ("development", "production"), "production"
     )
     development = environment == "development"
@@ -392,19 +394,8 @@ def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = Non
     ).rstrip("/")
     if urlsplit(public_url).path:
         raise SettingsError("loginsite.public_url", "must be a bare origin, with no path")
-    devidp = None
-    if raw.boolean("loginsite.devidp.enabled", False):
-        if not development:
-            raise SettingsError(
-                "loginsite.devidp.enabled",
-                "the development identity provider only runs when "
-                "loginsite.environment = development",
-            )
-        devidp = DevIdpSettings(
-            data_dir=Path(
-                raw.required("loginsite.devidp.data_dir", "a folder for the provider's key")
-            )
-        )
+    data_dir = raw.get("loginsite.devidp.data_dir")
+    devidp = DevIdpSettings(data_dir=Path(data_dir)) if data_dir else None
     return AppSettings(
         environment=environment,  # type: ignore[arg-type]
         public_url=public_url,
@@ -420,7 +411,8 @@ SETTINGS_KEY = "loginsite.app_settings"
 
 def includeme(config: Any) -> None:
     """Parse everything once; later includes read the typed result from the registry."""
-    config.registry[SETTINGS_KEY] = app_settings(config.get_settings())
+    if SETTINGS_KEY not in config.registry:
+        config.registry[SETTINGS_KEY] = app_settings(config.get_settings())
 
 
 def get_app_settings(registry: Any) -> AppSettings:

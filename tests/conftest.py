@@ -1,8 +1,97 @@
-"""Shared fixtures; feature-specific fixtures live in tests/plugins/."""
+"""Shared fixtures: test keys, settings, the app through WebTest; more in tests/plugins/."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import webtest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 pytest_plugins: list[str] = [
     "tests.plugins.oidc_provider",
+    "tests.plugins.live_server",
     "tests.plugins.redis_server",
 ]
+
+CLIENT_ID = "urn:gov:gsa:openidconnect.profiles:sp:sso:test:loginsite"
+
+
+@pytest.fixture(scope="session")
+def client_private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def client_key_file(client_private_key: rsa.RSAPrivateKey, tmp_path_factory: Any) -> Path:
+    path = tmp_path_factory.mktemp("client-key") / "client-private.pem"
+    path.write_bytes(
+        client_private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def session_keys() -> str:
+    return f"k2:{secrets.token_urlsafe(32)} k1:{secrets.token_urlsafe(32)}"
+
+
+@pytest.fixture
+def settings(client_key_file: Path, session_keys: str, tmp_path: Path) -> dict[str, str]:
+    """A complete, valid development configuration; tests override what they exercise."""
+    return {
+        "loginsite.environment": "development",
+        "loginsite.public_url": "http://localhost:6543",
+        "loginsite.session.keys": session_keys,
+        "loginsite.session.secure": "false",
+        "loginsite.revocation.store": "memory",
+        # Nothing listens on port 9: tests that need a provider point this at a live one.
+        "loginsite.idp.issuer": "http://127.0.0.1:9/",
+        "loginsite.idp.client_id": CLIENT_ID,
+        "loginsite.idp.private_key": str(client_key_file),
+        "loginsite.idp.allow_http": "true",
+        "loginsite.idp.timeout": "2",
+    }
+
+
+@pytest.fixture
+def make_app(settings: dict[str, str]) -> Callable[..., Any]:
+    """Build the real WSGI app from ``settings`` plus overrides."""
+    from loginsite import main
+
+    def make(**overrides: str) -> Any:
+        return main({}, **{**settings, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def testapp(make_app: Callable[..., Any]) -> webtest.TestApp:
+    return webtest.TestApp(make_app(), extra_environ={"HTTP_HOST": "localhost:6543"})
+
+
+@pytest.fixture
+def sign_in(testapp: webtest.TestApp) -> Callable[..., str]:
+    """Put a session cookie in ``testapp`` as the policy's remember() would after sign-in."""
+    from pyramid.interfaces import ISecurityPolicy
+
+    policy = testapp.app.registry.getUtility(ISecurityPolicy)
+
+    def sign_in(
+        sub: str = "6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11",
+        email: str | None = "alice@example.gov",
+        acr: str = "urn:acr.login.gov:auth-only",
+    ) -> str:
+        value, _ = policy.codec.mint(sub, email=email, acr=acr)
+        testapp.set_cookie(policy.cookie_name, value)
+        return value
+
+    return sign_in

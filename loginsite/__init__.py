@@ -1,0 +1,24 @@
+"""loginsite: sign in with login.gov, stay signed in with a stateless JWT-cookie session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+
+
+def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
+    """The WSGI app ``pserve`` serves; each include is one part of the site."""
+    with Configurator(settings=settings) as config:
+        config.include("loginsite.settings")  # parse and validate every setting, once
+        config.include("loginsite.web")  # templates, static files, headers, CSRF, error pages
+        config.include("loginsite.session")  # the JWT-cookie security policy + revocation list
+        config.include("loginsite.resources")  # the traversal tree and its ACLs
+        config.include("loginsite.auth")  # /auth/login, /auth/callback, /auth/logout
+        config.include("loginsite.account")  # home, account and identity-verified pages
+    return config.make_wsgi_app()
+
+
+def includeme(config: Any) -> None:
+    """``config.include("loginsite")`` in another app: the session security policy alone."""
+    config.include("loginsite.session")

@@ -1,0 +1,208 @@
+"""Sign in, the callback, sign out: thin views over ``loginsite.oidc`` and the session policy.
+
+Every absolute URL comes from ``loginsite.public_url``, never from request headers. Every
+failure is a page that says what happened and what to do next, plus one log line saying why.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from typing import Any
+
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.renderers import render_to_response
+from pyramid.security import forget, remember
+
+from loginsite.auth.cookies import TRANSACTION_TTL, FlowCookie, transaction_keys
+from loginsite.oidc import (
+    AuthorizationDenied,
+    ClientConfig,
+    OIDCClient,
+    OIDCError,
+    TransactionJar,
+    sanitize_next,
+)
+from loginsite.resources import Auth
+from loginsite.revocation import get_revocation_store, revoke_session, revoke_user
+from loginsite.settings import ACR_VERIFIED, LOCALES, SERVICE_LEVELS, get_app_settings
+from loginsite.web.errors import error_page
+
+log = logging.getLogger(__name__)
+
+CLIENT_KEY = "loginsite.oidc_client"
+LOGOUT_STATE_TTL = 600
+
+
+class SignInFlow:
+    """What the auth views share, built once at start-up."""
+
+    def __init__(self, registry: Any) -> None:
+        settings = get_app_settings(registry)
+        self.settings = settings
+        self.client = OIDCClient(ClientConfig.from_settings(settings))
+        self.jar = TransactionJar(transaction_keys(settings.session), ttl=TRANSACTION_TTL)
+        secure = settings.session.secure
+        self.transaction_cookie = FlowCookie("loginsite_signin", secure=secure, max_age=TRANSACTION_TTL)
+        self.logout_cookie = FlowCookie("loginsite_signout", secure=secure, max_age=LOGOUT_STATE_TTL)
+        self.revocations = get_revocation_store(registry)
+
+    def acr_values_for(self, level: str | None) -> tuple[str, ...]:
+        """The configured acr_values, with the service level raised for a step-up."""
+        configured = self.settings.idp.acr_values
+        if level != "verified":
+            return configured
+        return tuple(ACR_VERIFIED if v in SERVICE_LEVELS else v for v in configured)
+
+
+def _flow(request: Any) -> SignInFlow:
+    return request.registry[CLIENT_KEY]
+
+
+def _request_id(request: Any) -> str:
+    return request.environ.get("loginsite.request_id", "-")
+
+
+def _oidc_error_page(request: Any, exc: OIDCError, event: str) -> Any:
+    log.warning(
+        "%s status=%s error=%s reason=%s request_id=%s",
+        event,
+        exc.status,
+        type(exc).__name__,
+        exc.reason,
+        _request_id(request),
+    )
+    if isinstance(exc, AuthorizationDenied) and exc.error == "access_denied":
+        title = "You cancelled sign-in"
+    elif exc.status >= 500:
+        title = "Login.gov is not available right now"
+    else:
+        title = "We could not sign you in"
+    return error_page(request, exc.status, title, exc.user_message, action=("Try signing in again", "/auth/login"))
+
+
+def login(context: Auth, request: Any) -> Any:
+    flow = _flow(request)
+    next_path = sanitize_next(request.GET.get("next"))
+    level = request.GET.get("level")
+    identity = request.identity
+    if identity is not None and (level != "verified" or identity.acr == ACR_VERIFIED):
+        return HTTPSeeOther(location=request.absolute_url(next_path))
+    locale = request.GET.get("locale")
+    if locale not in LOCALES:
+        locale = flow.settings.idp.locale
+    try:
+        transaction, url = flow.client.begin(
+            next_path=next_path, acr_values=flow.acr_values_for(level), locale=locale
+        )
+    except OIDCError as exc:
+        return _oidc_error_page(request, exc, "auth.login_failed")
+    response = HTTPSeeOther(location=url)
+    flow.transaction_cookie.set(
+        response, flow.jar.add(request.cookies.get(flow.transaction_cookie.name), transaction)
+    )
+    return response
+
+
+def callback(context: Auth, request: Any) -> Any:
+    flow = _flow(request)
+    params = {k: v for k, v in request.GET.items() if isinstance(v, str)}
+    transaction, remaining, reason = flow.jar.take(
+        request.cookies.get(flow.transaction_cookie.name), params.get("state")
+    )
+    if "error" in params:
+        # Whatever the state, the provider said no: nothing more to try for this transaction.
+        response = _oidc_error_page(
+            request, AuthorizationDenied(params["error"][:64]), "auth.callback_error"
+        )
+    elif transaction is None:
+        log.warning("auth.callback_refused reason=%s request_id=%s", reason, _request_id(request))
+        response = error_page(
+            request,
+            400,
+            "This sign-in has expired",
+            "We could not match this sign-in to one started in this browser: it may have "
+            "expired, been used already, or been started elsewhere. Please start again.",
+            action=("Sign in again", "/auth/login"),
+        )
+    else:
+        try:
+            signin = flow.client.complete(transaction, params)
+        except OIDCError as exc:
+            response = _oidc_error_page(request, exc, "auth.callback_failed")
+        else:
+            previous = request.identity
+            headers = remember(request, signin.sub, email=signin.email, acr=signin.acr)
+            if previous is not None:
+                # The new session replaces the old one (a step-up, a second sign-in).
+                revoke_session(flow.revocations, previous.session_id, expires_at=previous.deadline)
+            log.info(
+                "auth.signed_in sub=%s acr=%s request_id=%s",
+                signin.sub,
+                signin.acr,
+                _request_id(request),
+            )
+            response = HTTPSeeOther(
+                location=request.absolute_url(transaction.next_path), headers=headers
+            )
+    flow.transaction_cookie.set(response, remaining)
+    return response
+
+
+def logout_form(context: Auth, request: Any) -> Any:
+    """GET never signs anyone out: it shows a button that POSTs with the CSRF token."""
+    return render_to_response("sign_out_confirm.html", {}, request=request)
+
+
+def logout(context: Auth, request: Any) -> Any:
+    """POST (CSRF-checked): end the session here, then at the provider."""
+    flow = _flow(request)
+    identity = request.identity
+    everywhere = request.POST.get("everywhere") == "1"
+    if identity is not None:
+        revoke_session(flow.revocations, identity.session_id, expires_at=identity.deadline)
+        if everywhere:
+            revoke_user(flow.revocations, identity.sub, max_age=flow.settings.session.max_age)
+        log.info(
+            "auth.signed_out sub=%s everywhere=%s request_id=%s",
+            identity.sub,
+            everywhere,
+            _request_id(request),
+        )
+    headers = forget(request)
+    state = secrets.token_urlsafe(32)
+    try:
+        location = flow.client.logout_url(state)
+    except OIDCError as exc:
+        # Signed out here all the same; the provider's own session ends on its own timer.
+        log.warning("auth.provider_logout_unavailable reason=%s", exc.reason)
+        location = request.absolute_url("/auth/signed-out")
+    response = HTTPSeeOther(location=location, headers=headers)
+    flow.logout_cookie.set(response, f"{state}.{int(everywhere)}")
+    return response
+
+
+def signed_out(context: Auth, request: Any) -> Any:
+    flow = _flow(request)
+    expected = request.cookies.get(flow.logout_cookie.name, "")
+    expected_state, _, everywhere = expected.partition(".")
+    state = request.GET.get("state")
+    if state is not None and not (
+        expected_state and hmac.compare_digest(state.encode(), expected_state.encode())
+    ):
+        log.info("auth.signed_out_state_mismatch request_id=%s", _request_id(request))
+    response = render_to_response(
+        "signed_out.html", {"everywhere": everywhere == "1"}, request=request
+    )
+    flow.logout_cookie.delete(response)
+    return response
+
+
+def includeme(config: Any) -> None:
+    config.registry[CLIENT_KEY] = SignInFlow(config.registry)
+    config.add_view(login, context=Auth, name="login", request_method="GET")
+    config.add_view(callback, context=Auth, name="callback", request_method="GET")
+    config.add_view(logout_form, context=Auth, name="logout", request_method="GET")
+    config.add_view(logout, context=Auth, name="logout", request_method="POST")
+    config.add_view(signed_out, context=Auth, name="signed-out", request_method="GET")

@@ -1,0 +1,53 @@
+"""The traversal tree: each resource carries the ACL that guards its views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.authorization import DENY_ALL, Allow, Authenticated, Everyone
+
+from loginsite.session import acr_principal
+from loginsite.settings import ACR_VERIFIED
+
+
+class Resource:
+    __name__: str = ""
+    __parent__: Resource | None = None
+    __acl__: list[Any] = []
+    children: dict[str, type[Resource]] = {}
+
+    def __init__(self, name: str = "", parent: Resource | None = None) -> None:
+        self.__name__ = name
+        self.__parent__ = parent
+
+    def __getitem__(self, name: str) -> Resource:
+        return self.children[name](name, self)
+
+
+class VerifiedAccount(Resource):
+    """Pages that need an identity-verified (IAL2) sign-in."""
+
+    required_acr = ACR_VERIFIED
+    __acl__ = [(Allow, acr_principal(ACR_VERIFIED), "view"), DENY_ALL]
+
+
+class Account(Resource):
+    __acl__ = [(Allow, Authenticated, "view"), (Allow, Authenticated, "sign-out"), DENY_ALL]
+    children = {"verified": VerifiedAccount}
+
+
+class Auth(Resource):
+    """The sign-in flow; its views decide for themselves who may use them."""
+
+
+class Root(Resource):
+    __acl__ = [(Allow, Everyone, "view")]
+    children = {"auth": Auth, "account": Account}
+
+
+def root_factory(request: Any) -> Root:
+    return Root()
+
+
+def includeme(config: Any) -> None:
+    config.set_root_factory(root_factory)

@@ -1,0 +1,220 @@
+"""The Pyramid security policy: identity from the session cookie, permissions from ACLs.
+
+Shaped like the wiki2 tutorial's policy: identity cached per request with ``RequestLocalCache``,
+permissions through ``ACLHelper``. Every failure of a presented cookie makes the request anonymous,
+clears the cookie and logs why; nothing a client sends can raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pyramid.authorization import ACLHelper, Authenticated, Everyone
+from pyramid.interfaces import ISecurityPolicy
+from pyramid.request import RequestLocalCache
+from zope.interface import implementer
+
+from loginsite.session.token import InvalidSession, SessionCodec, SessionToken
+from loginsite.settings import ACR_AUTH_ONLY, SessionSettings
+
+if TYPE_CHECKING:
+    from pyramid.request import Request
+    from pyramid.response import Response
+
+    from loginsite.revocation import RevocationStore
+
+log = logging.getLogger(__name__)
+
+MAX_COOKIE_BYTES = 4096
+_STATE_KEY = "loginsite.session.state"
+
+
+def user_principal(sub: str) -> str:
+    return f"user:{sub}"
+
+
+def acr_principal(acr: str) -> str:
+    """The assurance level is a principal, so an ACL can demand identity verification."""
+    return f"acr:{acr}"
+
+
+class CookieTooLarge(ValueError):
+    """Browsers silently drop cookies over 4096 bytes; refuse to send one."""
+
+
+class _ResponsePlan:
+    """What the response of one request must do with the session cookie."""
+
+    __slots__ = ("headers", "final")
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[str, str]] = []
+        self.final = False  # remember()/forget() decided; no renewal or clearing on top
+
+
+def cookie_value(environ: dict[str, Any], name: str) -> str | None:
+    """One cookie straight from the header: cheaper than WebOb's parse, and never raises."""
+    header = environ.get("HTTP_COOKIE")
+    if not header:
+        return None
+    prefix = name + "="
+    for part in header.split(";"):
+        part = part.strip()
+        if part.startswith(prefix):
+            value = part[len(prefix) :]
+            # RFC 6265 allows a cookie-value in double quotes.
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value
+    return None
+
+
+@implementer(ISecurityPolicy)
+class SessionSecurityPolicy:
+    """Stateless sessions in a signed JWT cookie, with an optional revocation list."""
+
+    def __init__(
+        self,
+        settings: SessionSettings,
+        revocations: RevocationStore | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.codec = SessionCodec(
+            settings.keys,
+            idle_timeout=settings.idle_timeout,
+            max_age=settings.max_age,
+            clock=clock,
+        )
+        self.revocations = revocations
+        self.cookie_name = settings.cookie_name_on_wire
+        self._cookie_attributes = "; Path=/; HttpOnly; SameSite=Lax" + (
+            "; Secure" if settings.secure else ""
+        )
+        self._identity_cache = RequestLocalCache(self._load_identity)
+        self._acl = ACLHelper()
+
+    # ISecurityPolicy
+
+    def identity(self, request: Request) -> SessionToken | None:
+        return self._identity_cache.get_or_create(request)
+
+    def authenticated_userid(self, request: Request) -> str | None:
+        identity = self.identity(request)
+        return None if identity is None else identity.sub
+
+    def permits(self, request: Request, context: Any, permission: str) -> Any:
+        return self._acl.permits(context, self.effective_principals(request), permission)
+
+    def effective_principals(self, request: Request) -> list[str]:
+        identity = self.identity(request)
+        if identity is None:
+            return [Everyone]
+        return [Everyone, Authenticated, user_principal(identity.sub), acr_principal(identity.acr)]
+
+    def remember(
+        self,
+        request: Request,
+        userid: str,
+        *,
+        email: str | None = None,
+        acr: str = ACR_AUTH_ONLY,
+        **kw: Any,
+    ) -> list[tuple[str, str]]:
+        """Start a brand-new session; a cookie that existed before sign-in is never reused."""
+        value, token = self.codec.mint(userid, email=email, acr=acr)
+        headers = [("Set-Cookie", self._set_cookie(value, token))]
+        plan = self._plan(request)
+        plan.final = True
+        plan.headers = []
+        self._identity_cache.set(request, token)
+        return headers
+
+    def forget(self, request: Request, **kw: Any) -> list[tuple[str, str]]:
+        plan = self._plan(request)
+        plan.final = True
+        plan.headers = []
+        self._identity_cache.set(request, None)
+        return [("Set-Cookie", self._delete_cookie())]
+
+    # Beyond ISecurityPolicy: what sign-out and the admin tools need.
+
+    def session_cookie(self, request: Request) -> str | None:
+        return cookie_value(request.environ, self.cookie_name)
+
+    # Internals
+
+    def _load_identity(self, request: Request) -> SessionToken | None:
+        plan = self._plan(request)
+        value = cookie_value(request.environ, self.cookie_name)
+        if value is None:
+            return None
+        try:
+            token = self.codec.verify(value)
+        except InvalidSession as exc:
+            self._refuse(request, plan, exc.reason)
+            return None
+        if self.revocations is not None:
+            try:
+                revoked = self.revocations.is_revoked(token.session_id, token.sub, token.signed_in_at)
+            except Exception as exc:  # fail closed on any trouble with the store
+                # The list cannot be trusted right now: anonymous, but keep the cookie so the
+                # session comes back when the list does.
+                log.warning(
+                    "session.refused reason=%s sub=%s",
+                    f"revocation list unavailable ({type(exc).__name__})",
+                    token.sub,
+                )
+                return None
+            if revoked:
+                self._refuse(request, plan, "session revoked", sub=token.sub)
+                return None
+        if self.codec.needs_renewal(token):
+            renewed_value, renewed = self.codec.renew(token)
+            plan.headers = [("Set-Cookie", self._set_cookie(renewed_value, renewed))]
+            return renewed
+        return token
+
+    def _refuse(self, request: Request, plan: _ResponsePlan, reason: str, sub: str = "-") -> None:
+        log.info(
+            "session.refused reason=%s sub=%s request_id=%s",
+            reason,
+            sub,
+            request.environ.get("loginsite.request_id", "-"),
+        )
+        plan.headers = [("Set-Cookie", self._delete_cookie())]
+
+    def _plan(self, request: Request) -> _ResponsePlan:
+        plan = request.environ.get(_STATE_KEY)
+        if plan is None:
+            plan = request.environ[_STATE_KEY] = _ResponsePlan()
+            request.add_response_callback(self._apply_plan)
+        return plan
+
+    def _apply_plan(self, request: Request, response: Response) -> None:
+        plan: _ResponsePlan = request.environ[_STATE_KEY]
+        vary = response.vary or ()
+        if "Cookie" not in vary:
+            response.vary = (*vary, "Cookie")
+        if plan.headers and not plan.final:
+            for name, value in plan.headers:
+                response.headerlist.append((name, value))
+
+    def _set_cookie(self, value: str, token: SessionToken) -> str:
+        max_age = max(0, token.expires_at - int(self.codec.clock()))
+        if len(self.cookie_name) + 1 + len(value) > MAX_COOKIE_BYTES:
+            raise CookieTooLarge(
+                f"the session cookie would be {len(value)} bytes; browsers drop cookies over "
+                f"{MAX_COOKIE_BYTES} bytes (name + value): keep the session claims small"
+            )
+        return f"{self.cookie_name}={value}; Max-Age={max_age}{self._cookie_attributes}"
+
+    def _delete_cookie(self) -> str:
+        return (
+            f"{self.cookie_name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+            f"{self._cookie_attributes}"
+        )

@@ -1,0 +1,248 @@
+"""The session token: a small HS256 JWT that is the whole server-side state of a session.
+
+Pure logic, no Pyramid: minting, verifying and renewing tokens against a key ring and a clock.
+Verification is strict (RFC 8725): one algorithm, the app's own ``typ``, ``iss`` and ``aud``, every
+claim required. Because the crypto and PyJWT's per-call checks cost far more than the rest of a
+request, tokens that passed full verification are remembered in a bounded cache keyed by the exact
+token string; the time checks (idle, absolute) run on every call, and the caller checks revocation
+on every call, so a cache hit can never admit a token that would now be refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import jwt
+
+from loginsite.settings import SessionKey
+
+TOKEN_TYPE = "loginsite+jwt"
+ISSUER = "loginsite"
+AUDIENCE = "loginsite:session"
+ALGORITHM = "HS256"
+MAX_TOKEN_BYTES = 3800
+CACHE_SIZE = 10_000
+CLOCK_SKEW = 5  # seconds between app servers
+_REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti", "auth_time", "dl", "acr")
+
+
+class InvalidSession(Exception):
+    """The presented token is not a live session; ``reason`` is safe to log (no token)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class SessionToken:
+    """What a verified session token says: the identity the security policy hands to Pyramid."""
+
+    sub: str
+    email: str | None
+    acr: str
+    signed_in_at: int
+    deadline: int
+    session_id: str
+    issued_at: int
+    expires_at: int
+    kid: str
+
+    @property
+    def idle_deadline(self) -> int:
+        return self.expires_at
+
+
+class SessionCodec:
+    """Mint and verify session tokens for one key ring and one pair of timeouts."""
+
+    def __init__(
+        self,
+        keys: Sequence[SessionKey],
+        *,
+        idle_timeout: int,
+        max_age: int,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = CACHE_SIZE,
+    ) -> None:
+        if not keys:
+            raise ValueError("the session key ring is empty")
+        self._signing_key = keys[0]
+        self._keys = {key.kid: key.secret for key in keys}
+        self.idle_timeout = idle_timeout
+        self.max_age = max_age
+        self.clock = clock
+        self._cache: dict[str, SessionToken] = {}
+        self._cache_size = cache_size
+        # Re-issue once a quarter of the idle window has passed, not on every request.
+        self.renew_after = max(1, idle_timeout // 4)
+
+    def mint(self, sub: str, *, email: str | None, acr: str) -> tuple[str, SessionToken]:
+        """A brand-new session: new ``jti``, sign-in time now, absolute deadline now + max_age."""
+        if not isinstance(sub, str) or not sub:
+            raise ValueError("a session needs a non-empty sub")
+        now = int(self.clock())
+        deadline = now + self.max_age
+        token = SessionToken(
+            sub=sub,
+            email=email,
+            acr=acr,
+            signed_in_at=now,
+            deadline=deadline,
+            session_id=secrets.token_urlsafe(16),
+            issued_at=now,
+            expires_at=min(now + self.idle_timeout, deadline),
+            kid=self._signing_key.kid,
+        )
+        return self._encode(token), token
+
+    def renew(self, token: SessionToken) -> tuple[str, SessionToken]:
+        """The same session re-issued now under the current key; never past its deadline."""
+        now = int(self.clock())
+        renewed = replace(
+            token,
+            issued_at=now,
+            expires_at=min(now + self.idle_timeout, token.deadline),
+            kid=self._signing_key.kid,
+        )
+        return self._encode(renewed), renewed
+
+    def needs_renewal(self, token: SessionToken) -> bool:
+        if token.kid != self._signing_key.kid:
+            return True  # move sessions onto the current key as they are used
+        if token.expires_at >= token.deadline:
+            return False  # already as long as it may ever be
+        return self.clock() - token.issued_at >= self.renew_after
+
+    def verify(self, value: str) -> SessionToken:
+        """Return the live session the cookie value holds, or raise :class:`InvalidSession`."""
+        token = self._cache.get(value)
+        if token is None:
+            token = self._decode(value)
+            if len(self._cache) >= self._cache_size:
+                self._evict_oldest()
+            self._cache[value] = token
+        elif token.kid not in self._keys:
+            raise InvalidSession("signing key no longer in the ring")
+        now = self.clock()
+        if token.issued_at > now + CLOCK_SKEW:
+            raise InvalidSession("issued in the future")
+        if now >= token.deadline:
+            raise InvalidSession("absolute deadline passed")
+        if now >= token.expires_at:
+            raise InvalidSession("idle timeout passed")
+        return token
+
+    def _evict_oldest(self) -> None:
+        try:
+            del self._cache[next(iter(self._cache))]
+        except (StopIteration, KeyError, RuntimeError):
+            self._cache.clear()  # another thread got there first; starting over is harmless
+
+    def _encode(self, token: SessionToken) -> str:
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": token.sub,
+            "iat": token.issued_at,
+            "exp": token.expires_at,
+            "jti": token.session_id,
+            "auth_time": token.signed_in_at,
+            "dl": token.deadline,
+            "acr": token.acr,
+        }
+        if token.email is not None:
+            claims["email"] = token.email
+        return jwt.encode(
+            claims,
+            self._signing_key.secret,
+            algorithm=ALGORITHM,
+            headers={"kid": self._signing_key.kid, "typ": TOKEN_TYPE},
+        )
+
+    def _decode(self, value: str) -> SessionToken:
+        if len(value) > MAX_TOKEN_BYTES:
+            raise InvalidSession("oversized token")
+        try:
+            header = jwt.get_unverified_header(value)
+        except jwt.PyJWTError:
+            raise InvalidSession("malformed token") from None
+        if header.get("alg") != ALGORITHM:
+            raise InvalidSession("wrong algorithm")
+        if header.get("typ") != TOKEN_TYPE:
+            raise InvalidSession("wrong token type")
+        kid = header.get("kid")
+        secret = self._keys.get(kid) if isinstance(kid, str) else None
+        if secret is None:
+            raise InvalidSession("unknown key id")
+        if "crit" in header:
+            raise InvalidSession("unsupported critical header")
+        try:
+            claims = jwt.decode(
+                value,
+                secret,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=0,
+                options={
+                    "verify_signature": True,
+                    # Time is checked by verify() on every call, cache hit or not, against the
+                    # codec's clock; PyJWT would only check it once, against the wall clock.
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "verify_aud": True,
+                    "verify_iss": True,
+                    "verify_sub": True,
+                    "verify_jti": True,
+                    "strict_aud": True,
+                    "require": list(_REQUIRED_CLAIMS),
+                },
+            )
+        except jwt.InvalidSignatureError:
+            raise InvalidSession("bad signature") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidSession(f"missing claim {exc.claim}") from None
+        except jwt.InvalidAudienceError:
+            raise InvalidSession("wrong audience") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidSession("wrong issuer") from None
+        except jwt.PyJWTError as exc:
+            raise InvalidSession(f"invalid token ({type(exc).__name__})") from None
+        return self._token_from_claims(claims, kid)
+
+    def _token_from_claims(self, claims: dict, kid: str) -> SessionToken:
+        ints = ("iat", "exp", "auth_time", "dl")
+        if any(type(claims[name]) is not int for name in ints):
+            raise InvalidSession("time claims must be integers")
+        sub, jti, acr = claims["sub"], claims["jti"], claims["acr"]
+        email = claims.get("email")
+        if not (isinstance(sub, str) and sub):
+            raise InvalidSession("empty sub")
+        if not (isinstance(jti, str) and len(jti) >= 22):
+            raise InvalidSession("session id too short")
+        if not isinstance(acr, str) or (email is not None and not isinstance(email, str)):
+            raise InvalidSession("malformed user claims")
+        signed_in_at, deadline = claims["auth_time"], claims["dl"]
+        issued_at, expires_at = claims["iat"], claims["exp"]
+        # The claims must agree with this server's timeouts, so shortening a timeout in the
+        # settings shortens sessions already issued.
+        if deadline > signed_in_at + self.max_age or expires_at > deadline:
+            raise InvalidSession("lifetime longer than allowed")
+        if expires_at > issued_at + self.idle_timeout or issued_at < signed_in_at:
+            raise InvalidSession("idle window longer than allowed")
+        return SessionToken(
+            sub=sub,
+            email=email,
+            acr=acr,
+            signed_in_at=signed_in_at,
+            deadline=deadline,
+            session_id=jti,
+            issued_at=issued_at,
+            expires_at=expires_at,
+            kid=kid,
+        )

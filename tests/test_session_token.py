@@ -1,0 +1,281 @@
+"""SessionCodec: every rule of the token, with an injectable clock instead of sleeps."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+
+import jwt
+import pytest
+
+from loginsite.session.token import (
+    AUDIENCE,
+    ISSUER,
+    TOKEN_TYPE,
+    InvalidSession,
+    SessionCodec,
+)
+from loginsite.settings import SessionKey
+
+NOW = 1_790_000_000
+
+
+class Clock:
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def key(kid: str) -> SessionKey:
+    return SessionKey(kid, secrets.token_bytes(32))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ring() -> list[SessionKey]:
+    return [key("new"), key("old")]
+
+
+@pytest.fixture
+def codec(ring: list[SessionKey], clock: Clock) -> SessionCodec:
+    return SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
+
+
+def claims_for(codec: SessionCodec, **changes: object) -> dict:
+    value, _ = codec.mint("user-1", email="a@example.gov", acr="urn:acr.login.gov:auth-only")
+    claims = jwt.decode(value, options={"verify_signature": False})
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def sign(
+    claims: dict, secret: bytes, *, kid: str | None = "new", alg: str = "HS256", **header
+) -> str:
+    headers = {"typ": TOKEN_TYPE, **header} | ({"kid": kid} if kid is not None else {})
+    return jwt.encode(claims, secret, algorithm=alg, headers=headers)
+
+
+def test_mint_and_verify_round_trip(codec: SessionCodec, clock: Clock) -> None:
+    value, minted = codec.mint("user-1", email="a@example.gov", acr="urn:acr.login.gov:verified")
+    token = codec.verify(value)
+    assert token == minted
+    assert token.sub == "user-1"
+    assert token.email == "a@example.gov"
+    assert token.acr == "urn:acr.login.gov:verified"
+    assert token.signed_in_at == NOW
+    assert token.deadline == NOW + 43200
+    assert token.expires_at == NOW + 900
+    assert len(token.session_id) >= 22
+
+
+def test_header_and_claims_are_the_apps_own(codec: SessionCodec) -> None:
+    value, _ = codec.mint("user-1", email=None, acr="urn:acr.login.gov:auth-only")
+    header = jwt.get_unverified_header(value)
+    assert header == {"alg": "HS256", "kid": "new", "typ": TOKEN_TYPE}
+    claims = jwt.decode(value, options={"verify_signature": False})
+    assert claims["iss"] == ISSUER
+    assert claims["aud"] == AUDIENCE
+    assert "email" not in claims
+
+
+def test_every_mint_has_a_new_session_id(codec: SessionCodec) -> None:
+    ids = {codec.mint("user-1", email=None, acr="a")[1].session_id for _ in range(50)}
+    assert len(ids) == 50
+
+
+def test_session_id_has_at_least_128_random_bits(codec: SessionCodec) -> None:
+    _, token = codec.mint("user-1", email=None, acr="a")
+    assert len(base64.urlsafe_b64decode(token.session_id + "==")) >= 16
+
+
+def test_idle_timeout(codec: SessionCodec, clock: Clock) -> None:
+    value, _ = codec.mint("user-1", email=None, acr="a")
+    clock.now = NOW + 899
+    codec.verify(value)
+    clock.now = NOW + 900
+    with pytest.raises(InvalidSession, match="idle timeout"):
+        codec.verify(value)
+
+
+def test_renewal_slides_the_idle_window_but_never_past_the_deadline(
+    codec: SessionCodec, clock: Clock
+) -> None:
+    value, token = codec.mint("user-1", email=None, acr="a")
+    assert not codec.needs_renewal(token)
+    for step in range(1, 100):
+        clock.now = NOW + step * 600
+        if clock.now >= token.deadline:
+            break
+        token = codec.verify(value)
+        assert codec.needs_renewal(token) or token.expires_at == token.deadline
+        value, token = codec.renew(token)
+        assert token.expires_at == min(int(clock.now) + 900, NOW + 43200)
+        assert token.deadline == NOW + 43200
+        assert token.signed_in_at == NOW
+    clock.now = NOW + 43200
+    with pytest.raises(InvalidSession, match="absolute deadline"):
+        codec.verify(value)
+
+
+def test_renewal_is_not_needed_on_every_request(codec: SessionCodec, clock: Clock) -> None:
+    _, token = codec.mint("user-1", email=None, acr="a")
+    clock.now = NOW + codec.renew_after - 1
+    assert not codec.needs_renewal(token)
+    clock.now = NOW + codec.renew_after
+    assert codec.needs_renewal(token)
+
+
+def test_renewal_keeps_the_session_id(codec: SessionCodec, clock: Clock) -> None:
+    _, token = codec.mint("user-1", email=None, acr="a")
+    clock.now = NOW + 300
+    _, renewed = codec.renew(token)
+    assert renewed.session_id == token.session_id
+
+
+def test_absolute_deadline_even_with_a_fresh_idle_window(
+    ring: list[SessionKey], clock: Clock
+) -> None:
+    codec = SessionCodec(ring, idle_timeout=900, max_age=1000, clock=clock)
+    value, token = codec.mint("user-1", email=None, acr="a")
+    clock.now = NOW + 800
+    value, token = codec.renew(codec.verify(value))
+    assert token.expires_at == NOW + 1000
+    clock.now = NOW + 1000
+    with pytest.raises(InvalidSession, match="absolute deadline"):
+        codec.verify(value)
+
+
+def test_token_from_an_older_key_verifies_and_is_moved_to_the_current_key(
+    ring: list[SessionKey], clock: Clock
+) -> None:
+    old_codec = SessionCodec([ring[1]], idle_timeout=900, max_age=43200, clock=clock)
+    value, _ = old_codec.mint("user-1", email=None, acr="a")
+    codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
+    token = codec.verify(value)
+    assert token.kid == "old"
+    assert codec.needs_renewal(token)
+    renewed_value, renewed = codec.renew(token)
+    assert renewed.kid == "new"
+    assert jwt.get_unverified_header(renewed_value)["kid"] == "new"
+
+
+def test_key_removed_from_the_ring_fails(ring: list[SessionKey], clock: Clock) -> None:
+    codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
+    old_codec = SessionCodec([ring[1]], idle_timeout=900, max_age=43200, clock=clock)
+    value, _ = old_codec.mint("user-1", email=None, acr="a")
+    codec.verify(value)
+    without_old = SessionCodec([ring[0]], idle_timeout=900, max_age=43200, clock=clock)
+    with pytest.raises(InvalidSession, match="unknown key id"):
+        without_old.verify(value)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda c, r: "garbage", "malformed"),
+        (lambda c, r: "", "malformed"),
+        (lambda c, r: "a.b.c", "malformed"),
+        (lambda c, r: "x" * 5000, "oversized"),
+        (lambda c, r: sign(claims_for(c), secrets.token_bytes(32)), "bad signature"),
+        (lambda c, r: sign(claims_for(c), r[0].secret, kid="other"), "unknown key id"),
+        (lambda c, r: sign(claims_for(c), r[0].secret, kid=None), "unknown key id"),
+        (lambda c, r: sign(claims_for(c), r[0].secret, alg="HS512"), "wrong algorithm"),
+        (lambda c, r: sign(claims_for(c), r[0].secret, typ="JWT"), "wrong token type"),
+        (lambda c, r: sign(claims_for(c), r[0].secret, crit=["exp"]), "malformed|critical"),
+        (lambda c, r: sign(claims_for(c, iss="https://idp.example/"), r[0].secret), "wrong issuer"),
+        (lambda c, r: sign(claims_for(c, aud="someone-else"), r[0].secret), "wrong audience"),
+        (
+            lambda c, r: sign(claims_for(c, aud=[AUDIENCE, "other"]), r[0].secret),
+            "audience|invalid token",
+        ),
+        (lambda c, r: sign(claims_for(c, jti=None), r[0].secret), "missing claim jti"),
+        (lambda c, r: sign(claims_for(c, sub=None), r[0].secret), "missing claim sub"),
+        (lambda c, r: sign(claims_for(c, exp=None), r[0].secret), "missing claim exp"),
+        (lambda c, r: sign(claims_for(c, iat=None), r[0].secret), "missing claim iat"),
+        (lambda c, r: sign(claims_for(c, dl=None), r[0].secret), "missing claim dl"),
+        (lambda c, r: sign(claims_for(c, auth_time=None), r[0].secret), "missing claim auth_time"),
+        (lambda c, r: sign(claims_for(c, acr=None), r[0].secret), "missing claim acr"),
+        (lambda c, r: sign(claims_for(c, jti="short"), r[0].secret), "session id too short"),
+        (lambda c, r: sign(claims_for(c, sub=""), r[0].secret), "sub|invalid token"),
+        (lambda c, r: sign(claims_for(c, exp="never"), r[0].secret), "integers|invalid token"),
+        (lambda c, r: sign(claims_for(c, email=7), r[0].secret), "malformed user claims"),
+        (lambda c, r: sign(claims_for(c, dl=NOW + 10**6), r[0].secret), "lifetime"),
+        (lambda c, r: sign(claims_for(c, exp=NOW + 5000), r[0].secret), "idle window"),
+        (lambda c, r: sign(claims_for(c, iat=NOW + 60, exp=NOW + 900), r[0].secret), "future"),
+    ],
+)
+def test_bad_tokens_are_refused_with_a_reason(
+    codec: SessionCodec, ring: list[SessionKey], make, reason: str
+) -> None:
+    with pytest.raises(InvalidSession, match=reason):
+        codec.verify(make(codec, ring))
+
+
+def test_alg_none_is_refused(codec: SessionCodec) -> None:
+    header = _b64(json.dumps({"alg": "none", "kid": "new", "typ": TOKEN_TYPE}).encode())
+    payload = _b64(json.dumps(claims_for(codec)).encode())
+    with pytest.raises(InvalidSession, match="wrong algorithm"):
+        codec.verify(f"{header}.{payload}.")
+
+
+def test_tampered_payload_is_refused(codec: SessionCodec) -> None:
+    value, _ = codec.mint("user-1", email=None, acr="urn:acr.login.gov:auth-only")
+    header, _, signature = value.split(".")
+    forged = _b64(json.dumps(claims_for(codec, acr="urn:acr.login.gov:verified")).encode())
+    with pytest.raises(InvalidSession, match="bad signature"):
+        codec.verify(f"{header}.{forged}.{signature}")
+
+
+def test_cache_never_admits_what_verification_would_refuse(
+    ring: list[SessionKey], clock: Clock
+) -> None:
+    codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
+    value, _ = codec.mint("user-1", email=None, acr="a")
+    codec.verify(value)  # now cached
+    header, payload, signature = value.split(".")
+    tampered_sig = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    with pytest.raises(InvalidSession):
+        codec.verify(f"{header}.{payload}.{tampered_sig}")
+    other = SessionCodec([key("new")], idle_timeout=900, max_age=43200, clock=clock)
+    foreign, _ = other.mint("user-1", email=None, acr="a")
+    with pytest.raises(InvalidSession, match="bad signature"):
+        codec.verify(foreign)
+    clock.now = NOW + 900
+    with pytest.raises(InvalidSession, match="idle timeout"):
+        codec.verify(value)  # the cached entry is still held to the clock
+
+
+def test_cache_is_bounded(ring: list[SessionKey], clock: Clock) -> None:
+    codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock, cache_size=3)
+    values = [codec.mint(f"user-{i}", email=None, acr="a")[0] for i in range(10)]
+    for value in values:
+        codec.verify(value)
+    assert len(codec._cache) <= 3
+    for value in values:
+        assert codec.verify(value).sub.startswith("user-")
+
+
+def test_shorter_max_age_in_settings_shortens_existing_sessions(
+    ring: list[SessionKey], clock: Clock
+) -> None:
+    long_codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
+    value, _ = long_codec.mint("user-1", email=None, acr="a")
+    short_codec = SessionCodec(ring, idle_timeout=900, max_age=3600, clock=clock)
+    with pytest.raises(InvalidSession, match="lifetime"):
+        short_codec.verify(value)
+
+
+def test_mint_refuses_an_empty_sub(codec: SessionCodec) -> None:
+    with pytest.raises(ValueError, match="sub"):
+        codec.mint("", email=None, acr="a")
