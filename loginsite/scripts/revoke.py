@@ -1,0 +1,132 @@
+"""``loginsite-revoke CONFIG.ini [--sub SUB ...] [--jti JTI ...]``: end sessions from a shell.
+
+For an operator who must cut off a user ("sign out everywhere" for a ``sub``) or one session
+(a ``jti``) now, on every server. It reads the same INI file and environment variables as the
+app, so it writes to the same Redis under the same key prefix. It only works with the redis
+store: a memory store lives inside each app process and cannot be reached from here, and the
+none store revokes nothing. It exits 0 only once every entry is stored in Redis.
+
+Exit status: 0 revoked; 1 Redis unreachable or the write failed (nothing may have been revoked);
+2 bad arguments, bad settings, or a store that cannot be revoked from another process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import sys
+import time
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from loginsite.revocation import revoke_session, revoke_user
+from loginsite.revocation.redis import RedisRevocationStore
+from loginsite.settings import AppSettings, SettingsError, app_settings
+
+#: How long to wait for Redis (connect and load, then write), in multiples of redis_timeout.
+WAIT_FACTOR = 5
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loginsite-revoke",
+        description="Revoke sessions on every server sharing the Redis revocation store.",
+    )
+    parser.add_argument("config_uri", metavar="CONFIG.ini", help="the app's INI file")
+    parser.add_argument(
+        "--sub",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="end every session this user has now (login.gov subject)",
+    )
+    parser.add_argument(
+        "--jti",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="end this one session (the session id from the logs)",
+    )
+    return parser
+
+
+def _load_settings(config_uri: str) -> AppSettings:
+    from pyramid.paster import get_appsettings
+
+    try:
+        ini = get_appsettings(config_uri, name="main")
+    except (OSError, LookupError, ValueError, ImportError, configparser.Error) as exc:
+        raise SettingsError("CONFIG.ini", f"cannot load {config_uri}: {exc}") from None
+    return app_settings(ini)
+
+
+def _where(url: str) -> str:
+    """The Redis address without any password in the URL."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help or a usage error, already printed
+        return int(exc.code or 0)
+    if not args.sub and not args.jti:
+        parser.print_usage(sys.stderr)
+        print("loginsite-revoke: error: give at least one --sub or --jti", file=sys.stderr)
+        return 2
+    try:
+        settings = _load_settings(args.config_uri)
+    except SettingsError as exc:
+        print(f"loginsite-revoke: {exc}", file=sys.stderr)
+        return 2
+    revocation = settings.revocation
+    if revocation.store == "memory":
+        print(
+            "loginsite-revoke: loginsite.revocation.store is memory: each app process keeps its "
+            "own list, which another process cannot reach. Revoking from the command line only "
+            "works with loginsite.revocation.store = redis.",
+            file=sys.stderr,
+        )
+        return 2
+    if revocation.store != "redis":
+        print(
+            f"loginsite-revoke: loginsite.revocation.store is {revocation.store}: sessions "
+            "cannot be revoked at all. Use loginsite.revocation.store = redis.",
+            file=sys.stderr,
+        )
+        return 2
+    assert revocation.redis_url is not None  # checked by the settings
+    where = _where(revocation.redis_url)
+    wait = revocation.redis_timeout * WAIT_FACTOR
+    store = RedisRevocationStore(revocation, initial_wait=0)
+    try:
+        if not store.wait_until_synced(wait):
+            message = f"cannot reach Redis at {where}: nothing was revoked"
+            print(f"loginsite-revoke: {message}", file=sys.stderr)
+            return 1
+        now = time.time()
+        max_age = settings.session.max_age
+        for sub in args.sub:
+            revoke_user(store, sub, max_age=max_age, now=now)
+        for jti in args.jti:
+            revoke_session(store, jti, expires_at=int(now) + max_age + 1)
+        if not store.wait_until_written(wait):
+            print(
+                f"loginsite-revoke: could not write to Redis at {where}: "
+                f"{store.pending_writes} revocation(s) were NOT recorded; run again",
+                file=sys.stderr,
+            )
+            return 1
+    finally:
+        store.close()
+    for sub in args.sub:
+        print(f"revoked every session of sub {sub} signed in up to now")
+    for jti in args.jti:
+        print(f"revoked session {jti}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
