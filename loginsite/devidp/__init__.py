@@ -1,0 +1,53 @@
+"""A built-in development identity provider: a login.gov look-alike under ``/_devidp/``.
+
+Add ``loginsite.devidp`` to ``pyramid.includes`` in a development INI. It speaks login.gov's
+protocol over real HTTP (discovery, JWKS, authorize, token, userinfo, logout) so the app's real
+client code signs in against it, offline. It refuses to load outside development.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.exceptions import ConfigurationError
+
+from loginsite.settings import get_app_settings
+
+from .provider import ENDPOINTS, PREFIX, DevProvider
+
+__all__ = ["REGISTRY_KEY", "DevProvider", "get_provider", "includeme"]
+
+REGISTRY_KEY = "loginsite.devidp.provider"
+
+
+def get_provider(registry: Any) -> DevProvider:
+    """The running provider (tests use it to move its clock)."""
+    return registry[REGISTRY_KEY]
+
+
+def includeme(config: Any) -> None:
+    # pyramid.includes run before main() includes the settings; the include is idempotent.
+    config.include("loginsite.settings")
+    settings = get_app_settings(config.registry)
+    if settings.environment != "development":
+        raise ConfigurationError(
+            "loginsite.devidp (the development identity provider) only loads when "
+            f"loginsite.environment = development; this is {settings.environment!r}. Remove "
+            "loginsite.devidp from pyramid.includes."
+        )
+    if settings.devidp is None:
+        raise ConfigurationError(
+            "loginsite.devidp needs loginsite.devidp.data_dir: a folder for its signing key "
+            "(e.g. %(here)s/var/dev)"
+        )
+    expected_issuer = settings.public_url + PREFIX + "/"
+    if settings.idp.issuer != expected_issuer:
+        raise ConfigurationError(
+            f"loginsite.devidp serves the provider at {expected_issuer}: set "
+            f"loginsite.idp.issuer = {expected_issuer} (it is {settings.idp.issuer!r})"
+        )
+    config.registry[REGISTRY_KEY] = DevProvider.from_settings(settings)
+    for name, path in ENDPOINTS.items():
+        config.add_route(f"devidp.{name}", PREFIX + path)
+    config.add_route("devidp.home", PREFIX + "/")
+    config.include(".views")
