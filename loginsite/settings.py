@@ -307,7 +307,9 @@ def load_private_key_pem(name: str, value: str) -> bytes:
         try:
             pem = Path(value).read_bytes()
         except OSError as exc:
-            raise SettingsError(name, f"cannot read the private key {value}: {exc.strerror}") from None
+            raise SettingsError(
+                name, f"cannot read the private key {value}: {exc.strerror}"
+            ) from None
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -328,7 +330,9 @@ def idp_settings(raw: RawSettings, *, development: bool) -> IdpSettings:
         )
     issuer = _base_url(
         "loginsite.idp.issuer",
-        raw.required("loginsite.idp.issuer", "the provider's issuer, e.g. https://secure.login.gov/"),
+        raw.required(
+            "loginsite.idp.issuer", "the provider's issuer, e.g. https://secure.login.gov/"
+        ),
         allow_http=allow_http,
     )
     client_id = raw.required(
@@ -389,7 +393,9 @@ def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = Non
     session = session_settings(raw)
     public_url = _base_url(
         "loginsite.public_url",
-        raw.required("loginsite.public_url", "the site's external base URL, e.g. https://example.gov"),
+        raw.required(
+            "loginsite.public_url", "the site's external base URL, e.g. https://example.gov"
+        ),
         allow_http=development and not session.secure,
     ).rstrip("/")
     if urlsplit(public_url).path:

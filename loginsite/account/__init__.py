@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from loginsite.account.views import includeme
 
 __all__ = ["includeme"]

@@ -44,8 +44,12 @@ class SignInFlow:
         self.client = OIDCClient(ClientConfig.from_settings(settings))
         self.jar = TransactionJar(transaction_keys(settings.session), ttl=TRANSACTION_TTL)
         secure = settings.session.secure
-        self.transaction_cookie = FlowCookie("loginsite_signin", secure=secure, max_age=TRANSACTION_TTL)
-        self.logout_cookie = FlowCookie("loginsite_signout", secure=secure, max_age=LOGOUT_STATE_TTL)
+        self.transaction_cookie = FlowCookie(
+            "loginsite_signin", secure=secure, max_age=TRANSACTION_TTL
+        )
+        self.logout_cookie = FlowCookie(
+            "loginsite_signout", secure=secure, max_age=LOGOUT_STATE_TTL
+        )
         self.revocations = get_revocation_store(registry)
 
     def acr_values_for(self, level: str | None) -> tuple[str, ...]:
@@ -79,7 +83,9 @@ def _oidc_error_page(request: Any, exc: OIDCError, event: str) -> Any:
         title = "Login.gov is not available right now"
     else:
         title = "We could not sign you in"
-    return error_page(request, exc.status, title, exc.user_message, action=("Try signing in again", "/auth/login"))
+    return error_page(
+        request, exc.status, title, exc.user_message, action=("Try signing in again", "/auth/login")
+    )
 
 
 def login(context: Auth, request: Any) -> Any:

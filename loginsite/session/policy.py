@@ -48,7 +48,7 @@ class CookieTooLarge(ValueError):
 class _ResponsePlan:
     """What the response of one request must do with the session cookie."""
 
-    __slots__ = ("headers", "final")
+    __slots__ = ("final", "headers")
 
     def __init__(self) -> None:
         self.headers: list[tuple[str, str]] = []
@@ -160,7 +160,9 @@ class SessionSecurityPolicy:
             return None
         if self.revocations is not None:
             try:
-                revoked = self.revocations.is_revoked(token.session_id, token.sub, token.signed_in_at)
+                revoked = self.revocations.is_revoked(
+                    token.session_id, token.sub, token.signed_in_at
+                )
             except Exception as exc:  # fail closed on any trouble with the store
                 # The list cannot be trusted right now: anonymous, but keep the cookie so the
                 # session comes back when the list does.

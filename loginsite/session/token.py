@@ -19,7 +19,7 @@ import jwt
 
 from loginsite.settings import SessionKey
 
-TOKEN_TYPE = "loginsite+jwt"
+TOKEN_TYPE = "loginsite+jwt"  # noqa: S105 - a JWT "typ", not a password
 ISSUER = "loginsite"
 AUDIENCE = "loginsite:session"
 ALGORITHM = "HS256"

@@ -27,8 +27,6 @@ def includeme(config: Any) -> None:
     )
     config.set_default_csrf_options(require_csrf=True)
     public_url = settings.public_url
-    config.add_request_method(
-        lambda request, path: public_url + path, "absolute_url"
-    )
+    config.add_request_method(lambda request, path: public_url + path, "absolute_url")
     config.add_tween("loginsite.web.headers.security_headers_tween_factory")
     config.include("loginsite.web.errors")

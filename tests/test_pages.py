@@ -1,0 +1,174 @@
+"""The pages through WebTest, anonymous and signed in, with their browser-facing headers."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import webtest
+from pyramid.paster import get_app
+
+from loginsite.settings import ACR_VERIFIED
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_home_anonymous_offers_sign_in(testapp: webtest.TestApp) -> None:
+    response = testapp.get("/")
+    assert response.status_int == 200
+    assert "Sign in with" in response.text
+    link = response.html.find("a", class_="login-gov-button")
+    assert link["href"] == "/auth/login"
+    assert response.html.find("main") is not None
+    assert response.html.find("html")["lang"] == "en"
+    assert "<script" not in response.text
+    assert " style=" not in response.text
+
+
+def test_home_signed_in_shows_email_and_sign_out(
+    testapp: webtest.TestApp, sign_in: Callable[..., str]
+) -> None:
+    sign_in()
+    response = testapp.get("/")
+    assert "alice@example.gov" in response.text
+    assert response.html.find("a", href="/account") is not None
+    form = response.html.find("form", action="/auth/logout")
+    assert form["method"] == "post"
+    assert form.find("input", attrs={"name": "csrf_token"})["value"]
+
+
+def test_account_requires_sign_in(testapp: webtest.TestApp) -> None:
+    response = testapp.get("/account", status=303)
+    assert response.location == "http://localhost:6543/auth/login?next=%2Faccount"
+
+
+def test_redirects_never_use_the_host_header(testapp: webtest.TestApp) -> None:
+    response = testapp.get(
+        "/account",
+        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
+        status=303,
+    )
+    assert response.location.startswith("http://localhost:6543/")
+
+
+def test_account_signed_in_shows_the_session(
+    testapp: webtest.TestApp, sign_in: Callable[..., str]
+) -> None:
+    sign_in(sub="sub-123", email="bob@example.gov")
+    response = testapp.get("/account")
+    text = response.text
+    assert "bob@example.gov" in text
+    assert "sub-123" in text
+    assert "urn:acr.login.gov:auth-only" in text
+    assert "Signed in" in text
+    assert "Session ends at the latest" in text
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Cookie" in response.headers["Vary"]
+    everywhere = response.html.find("input", attrs={"name": "everywhere"})
+    assert everywhere is not None
+
+
+def test_verified_page_steps_up_an_auth_only_session(
+    testapp: webtest.TestApp, sign_in: Callable[..., str]
+) -> None:
+    sign_in()
+    response = testapp.get("/account/verified", status=303)
+    assert response.location == (
+        "http://localhost:6543/auth/login?next=%2Faccount%2Fverified&level=verified"
+    )
+
+
+def test_verified_page_for_a_verified_session(
+    testapp: webtest.TestApp, sign_in: Callable[..., str]
+) -> None:
+    sign_in(acr=ACR_VERIFIED)
+    response = testapp.get("/account/verified")
+    assert "Identity-verified area" in response.text
+
+
+def test_not_found_is_friendly(testapp: webtest.TestApp) -> None:
+    response = testapp.get("/no/such/page", status=404)
+    assert "Page not found" in response.text
+    assert "Traceback" not in response.text
+
+
+def test_tampered_cookie_on_a_page_is_anonymous_not_an_error(
+    testapp: webtest.TestApp, sign_in: Callable[..., str]
+) -> None:
+    value = sign_in()
+    testapp.set_cookie("loginsite_session", value[:-4] + "AAAA")
+    response = testapp.get("/")
+    assert "Sign in with" in response.text
+    assert any(c.startswith("loginsite_session=;") for c in response.headers.getall("Set-Cookie"))
+
+
+def test_undecodable_cookie_header_is_not_a_500(testapp: webtest.TestApp) -> None:
+    response = testapp.get("/", headers={"Cookie": "csrf=\xe9\xe9; other=1"})
+    assert response.status_int == 200
+
+
+def test_security_headers(testapp: webtest.TestApp) -> None:
+    response = testapp.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_auth_pages_send_no_referrer(testapp: webtest.TestApp) -> None:
+    response = testapp.get("/auth/logout")
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_hsts_when_secure(make_app: Callable[..., object]) -> None:
+    app = webtest.TestApp(
+        make_app(**{"loginsite.session.secure": "true", "loginsite.public_url": "https://a.gov"})
+    )
+    response = app.get("/", extra_environ={"wsgi.url_scheme": "https"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_static_stylesheet_is_served_and_cacheable(testapp: webtest.TestApp) -> None:
+    response = testapp.get("/static/site.css")
+    assert response.content_type == "text/css"
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+    assert ":focus-visible" in response.text
+
+
+def test_production_ini_loads_with_its_environment(
+    client_key_file: Path, monkeypatch: pytest.MonkeyPatch, redis_server
+) -> None:
+    monkeypatch.setenv("LOGINSITE_PUBLIC_URL", "https://apply.example.gov")
+    monkeypatch.setenv("LOGINSITE_SESSION_KEYS", f"p1:{secrets.token_urlsafe(32)}")
+    monkeypatch.setenv("LOGINSITE_IDP_CLIENT_ID", "urn:gov:gsa:openidconnect.profiles:sp:sso:x:y")
+    monkeypatch.setenv("LOGINSITE_IDP_PRIVATE_KEY", client_key_file.read_text())
+    monkeypatch.setenv("LOGINSITE_REVOCATION_REDIS_URL", redis_server.url)
+    app = webtest.TestApp(get_app(str(ROOT / "production.ini"), "main"))
+    response = app.get("/", extra_environ={"wsgi.url_scheme": "https"})
+    assert response.status_int == 200
+    assert "Strict-Transport-Security" in response.headers
+
+
+def test_production_ini_without_its_environment_names_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from loginsite.settings import SettingsError
+
+    for name in ("LOGINSITE_PUBLIC_URL", "LOGINSITE_SESSION_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SettingsError, match="loginsite.session.keys"):
+        get_app(str(ROOT / "production.ini"), "main")
+
+
+def test_production_ini_holds_no_secret() -> None:
+    text = (ROOT / "production.ini").read_text()
+    assert "loginsite.session.keys =" not in text
+    assert "PRIVATE KEY" not in text
+    assert "loginsite.environment = production" in text

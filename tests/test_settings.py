@@ -1,0 +1,199 @@
+"""Settings are parsed once into typed objects; every mistake names the setting."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from loginsite.settings import (
+    ACR_VERIFIED,
+    SettingsError,
+    app_settings,
+    parse_session_keys,
+)
+
+KEY = secrets.token_urlsafe(32)
+
+
+def test_valid_development_settings(settings: dict[str, str]) -> None:
+    parsed = app_settings(settings, environ={})
+    assert parsed.environment == "development"
+    assert parsed.public_url == "http://localhost:6543"
+    assert [k.kid for k in parsed.session.keys] == ["k2", "k1"]
+    assert parsed.session.signing_key.kid == "k2"
+    assert parsed.session.idle_timeout == 900
+    assert parsed.session.max_age == 43200
+    assert parsed.session.cookie_name_on_wire == "loginsite_session"
+    assert parsed.idp.acr_values == ("urn:acr.login.gov:auth-only",)
+    assert parsed.idp.scope == ("openid", "email")
+    assert parsed.idp.prompt == "select_account"
+    assert parsed.redirect_uri == "http://localhost:6543/auth/callback"
+    assert parsed.post_logout_redirect_uri == "http://localhost:6543/auth/signed-out"
+    assert parsed.revocation.store == "memory"
+
+
+def test_environment_variables_override_the_ini(settings: dict[str, str]) -> None:
+    other = secrets.token_urlsafe(32)
+    parsed = app_settings(
+        settings,
+        environ={"LOGINSITE_SESSION_KEYS": f"env1:{other}", "LOGINSITE_SESSION_IDLE_TIMEOUT": "60"},
+    )
+    assert [k.kid for k in parsed.session.keys] == ["env1"]
+    assert parsed.session.idle_timeout == 60
+
+
+def test_environment_cannot_switch_production_to_development(settings: dict[str, str]) -> None:
+    prod = {
+        **settings,
+        "loginsite.environment": "production",
+        "loginsite.public_url": "https://apply.example.gov",
+        "loginsite.session.secure": "true",
+        "loginsite.idp.issuer": "https://secure.login.gov/",
+        "loginsite.idp.allow_http": "false",
+    }
+    parsed = app_settings(prod, environ={"LOGINSITE_ENVIRONMENT": "development"})
+    assert parsed.environment == "production"
+    with pytest.raises(SettingsError, match="loginsite.idp.allow_http"):
+        app_settings(
+            prod,
+            environ={"LOGINSITE_ENVIRONMENT": "development", "LOGINSITE_IDP_ALLOW_HTTP": "true"},
+        )
+
+
+def test_private_key_may_come_from_the_environment_as_pem(
+    settings: dict[str, str], client_key_file: Path
+) -> None:
+    without = {k: v for k, v in settings.items() if k != "loginsite.idp.private_key"}
+    parsed = app_settings(
+        without, environ={"LOGINSITE_IDP_PRIVATE_KEY": client_key_file.read_text()}
+    )
+    assert parsed.idp.private_key_pem.startswith(b"-----BEGIN")
+
+
+def test_session_keys_file(settings: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_text(f"f1:{KEY}\n")
+    without = {k: v for k, v in settings.items() if k != "loginsite.session.keys"}
+    parsed = app_settings({**without, "loginsite.session.keys_file": str(path)}, environ={})
+    assert parsed.session.keys[0].kid == "f1"
+
+
+def test_secrets_are_not_in_reprs(settings: dict[str, str]) -> None:
+    parsed = app_settings(settings, environ={})
+    text = repr(parsed)
+    assert all(key.secret.hex() not in text for key in parsed.session.keys)
+    assert "PRIVATE KEY" not in text
+
+
+@pytest.mark.parametrize(
+    ("change", "setting", "message"),
+    [
+        ({"loginsite.session.keys": None}, "loginsite.session.keys", "required"),
+        ({"loginsite.session.keys": "nokid"}, "loginsite.session.keys", "KID:SECRET"),
+        ({"loginsite.session.keys": "k1:short"}, "loginsite.session.keys", "placeholder|bytes"),
+        (
+            {"loginsite.session.keys": f"k1:{secrets.token_urlsafe(16)}"},
+            "loginsite.session.keys",
+            "at least 32",
+        ),
+        (
+            {"loginsite.session.keys": "k1:changeme-changeme-changeme-changeme-changeme"},
+            "loginsite.session.keys",
+            "placeholder",
+        ),
+        ({"loginsite.session.keys": "k1:" + "a" * 43}, "loginsite.session.keys", "placeholder"),
+        ({"loginsite.session.keys": f"k1:{KEY} k1:{KEY}"}, "loginsite.session.keys", "twice"),
+        ({"loginsite.session.keys": f"k/1:{KEY}"}, "loginsite.session.keys", "KID"),
+        ({"loginsite.session.idle_timeout": "abc"}, "loginsite.session.idle_timeout", "whole"),
+        ({"loginsite.session.idle_timeout": "0"}, "loginsite.session.idle_timeout", "greater"),
+        ({"loginsite.session.idle_timeout": "1.5"}, "loginsite.session.idle_timeout", "whole"),
+        ({"loginsite.session.max_age": "60"}, "loginsite.session.idle_timeout", "longer"),
+        ({"loginsite.session.secure": "maybe"}, "loginsite.session.secure", "true or false"),
+        ({"loginsite.session.cookie_name": "a b"}, "loginsite.session.cookie_name", "letters"),
+        ({"loginsite.session.cookie_name": "__Host-x"}, "loginsite.session.cookie_name", "__"),
+        ({"loginsite.public_url": None}, "loginsite.public_url", "required"),
+        ({"loginsite.public_url": "localhost"}, "loginsite.public_url", "absolute"),
+        ({"loginsite.public_url": "https://x.gov/app"}, "loginsite.public_url", "origin"),
+        ({"loginsite.public_url": "https://u:p@x.gov"}, "loginsite.public_url", "credentials"),
+        ({"loginsite.environment": "staging"}, "loginsite.environment", "one of"),
+        ({"loginsite.idp.issuer": None}, "loginsite.idp.issuer", "required"),
+        ({"loginsite.idp.client_id": None}, "loginsite.idp.client_id", "required"),
+        ({"loginsite.idp.private_key": "/nonexistent.pem"}, "loginsite.idp.private_key", "read"),
+        ({"loginsite.idp.acr_values": "x"}, "loginsite.idp.acr_values", "service level"),
+        ({"loginsite.idp.scope": "email"}, "loginsite.idp.scope", "openid"),
+        ({"loginsite.idp.locale": "de"}, "loginsite.idp.locale", "one of"),
+        ({"loginsite.idp.prompt": "never"}, "loginsite.idp.prompt", "select_account"),
+        ({"loginsite.idp.timeout": "-1"}, "loginsite.idp.timeout", "greater"),
+        ({"loginsite.idp.leeway": "9999"}, "loginsite.idp.leeway", "between"),
+        ({"loginsite.revocation.store": "disk"}, "loginsite.revocation.store", "one of"),
+        ({"loginsite.revocation.store": "redis"}, "loginsite.revocation.redis_url", "required"),
+        (
+            {"loginsite.revocation.store": "redis", "loginsite.revocation.redis_url": "http://x"},
+            "loginsite.revocation.redis_url",
+            "redis://",
+        ),
+        (
+            {"loginsite.revocation.failure_mode": "maybe"},
+            "loginsite.revocation.failure_mode",
+            "closed",
+        ),
+    ],
+)
+def test_bad_settings_name_the_setting(
+    settings: dict[str, str], change: dict[str, str | None], setting: str, message: str
+) -> None:
+    merged = {**settings, **change}
+    merged = {k: v for k, v in merged.items() if v is not None}
+    with pytest.raises(SettingsError, match=message) as info:
+        app_settings(merged, environ={})
+    assert info.value.setting == setting
+    assert str(info.value).startswith(setting)
+
+
+def test_private_key_must_be_rsa_2048(settings: dict[str, str], tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "ec.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with pytest.raises(SettingsError, match="RSA"):
+        app_settings({**settings, "loginsite.idp.private_key": str(path)}, environ={})
+
+
+def test_production_refuses_http(settings: dict[str, str]) -> None:
+    prod = {
+        **settings,
+        "loginsite.environment": "production",
+        "loginsite.idp.allow_http": "false",
+        "loginsite.session.secure": "true",
+        "loginsite.idp.issuer": "https://idp.int.identitysandbox.gov/",
+    }
+    with pytest.raises(SettingsError, match="loginsite.public_url"):
+        app_settings(prod, environ={})
+    parsed = app_settings({**prod, "loginsite.public_url": "https://apply.example.gov"}, environ={})
+    assert parsed.session.cookie_name_on_wire == "__Host-loginsite_session"
+    with pytest.raises(SettingsError, match="loginsite.idp.issuer"):
+        app_settings(
+            {**prod, "loginsite.public_url": "https://a.gov", "loginsite.idp.issuer": "http://i/"},
+            environ={},
+        )
+
+
+def test_step_up_level_is_known() -> None:
+    assert ACR_VERIFIED == "urn:acr.login.gov:verified"
+
+
+def test_parse_session_keys_keeps_order() -> None:
+    a, b = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+    keys = parse_session_keys("x", f"new:{a}\n  old:{b}")
+    assert [k.kid for k in keys] == ["new", "old"]
+    assert len(keys[1].secret) == 48
