@@ -39,6 +39,7 @@ import webob
 import webob.dec
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from waitress import wasyncore
 
 from loginsite.oidc import CLIENT_ASSERTION_TYPE, ClientConfig, LoginTransaction, OIDCClient
 
@@ -475,7 +476,10 @@ class TestProvider:
         if self.id_token_factory is not None:
             id_token = self.id_token_factory(claims, header)
         else:
-            key = self.id_token_key if self.id_token_key is not None else self.active_key
+            key = self.id_token_key
+            if key is None:
+                hmac_alg = self.id_token_alg.upper().startswith("HS")
+                key = b"a-secret-the-attacker-chose-32-bytes!" if hmac_alg else self.active_key
             id_token = make_jws(header, claims, signing_alg=self.id_token_alg, key=key)
         self.last_id_token = id_token
         document = {
@@ -539,6 +543,12 @@ def oidc_key_pool() -> KeyPool:
 
 
 @pytest.fixture(scope="session")
+def stranger_key() -> rsa.RSAPrivateKey:
+    """An RSA key nobody published: for forged tokens and unknown clients."""
+    return _rsa_key()
+
+
+@pytest.fixture(scope="session")
 def oidc_provider_server(oidc_key_pool: KeyPool) -> Iterator[ProviderServer]:
     app = ProviderApp()
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
@@ -548,7 +558,9 @@ def oidc_provider_server(oidc_key_pool: KeyPool) -> Iterator[ProviderServer]:
     try:
         yield ProviderServer(app=app, base_url=f"http://127.0.0.1:{port}", pool=oidc_key_pool)
     finally:
-        server.close()
+        # Closing every channel (keep-alive connections included) ends server.run()'s loop.
+        wasyncore.close_all(server._map)  # type: ignore[union-attr]
+        server.task_dispatcher.shutdown(timeout=2)  # type: ignore[union-attr]
         thread.join(timeout=5)
 
 
