@@ -1,0 +1,472 @@
+"""The /auth views end to end: the app's real client against a provider over real HTTP.
+
+WebTest plays the browser on the app's side; ``requests`` follows the redirect to the test
+provider (served by waitress on 127.0.0.1), which checks the client the way login.gov does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import webtest
+
+from loginsite.settings import ACR_VERIFIED
+from tests.plugins.oidc_provider import REMOVE, TestProvider
+
+PUBLIC_URL = "https://app.example.test"
+SESSION_COOKIE = "__Host-loginsite_session"
+TXN_COOKIE = "__Host-loginsite_signin"
+
+
+@pytest.fixture
+def make_rp(
+    make_app: Callable[..., Any], test_provider: TestProvider, tmp_path: Path
+) -> Callable[..., webtest.TestApp]:
+    key_file = tmp_path / "client.pem"
+    key_file.write_bytes(test_provider.client_private_key_pem)
+    apps: dict[str, Any] = {}
+
+    def make(**overrides: str) -> webtest.TestApp:
+        if "app" not in apps or overrides:
+            apps["app"] = make_app(
+                **{
+                    "loginsite.public_url": PUBLIC_URL,
+                    "loginsite.session.secure": "true",
+                    "loginsite.idp.issuer": test_provider.issuer,
+                    "loginsite.idp.client_id": test_provider.client_id,
+                    "loginsite.idp.private_key": str(key_file),
+                    "loginsite.idp.timeout": "1",
+                    **overrides,
+                }
+            )
+        return webtest.TestApp(
+            apps["app"],
+            extra_environ={"wsgi.url_scheme": "https", "HTTP_HOST": "app.example.test"},
+        )
+
+    return make
+
+
+@pytest.fixture
+def rp(make_rp: Callable[..., webtest.TestApp]) -> webtest.TestApp:
+    return make_rp()
+
+
+def start(rp: webtest.TestApp, query: str = "next=/account") -> webtest.TestResponse:
+    response = rp.get(f"/auth/login?{query}", status=303)
+    return response
+
+
+def sign_in(
+    rp: webtest.TestApp, provider: TestProvider, query: str = "next=/account", **expect: Any
+) -> webtest.TestResponse:
+    params = provider.authorize(start(rp, query).location)
+    return rp.get("/auth/callback", params=params, **expect)
+
+
+def session_cookies(response: webtest.TestResponse) -> list[str]:
+    return [c for c in response.headers.getall("Set-Cookie") if c.startswith(SESSION_COOKIE + "=")]
+
+
+def assert_no_session(rp: webtest.TestApp, response: webtest.TestResponse) -> None:
+    assert not any(not c.startswith(SESSION_COOKIE + "=;") for c in session_cookies(response))
+    assert rp.get("/account", status=303).location.startswith(PUBLIC_URL + "/auth/login")
+
+
+# The positive path
+
+
+def test_sign_in_end_to_end(
+    rp: webtest.TestApp, test_provider: TestProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    login = start(rp, "next=/account")
+    url = urlsplit(login.location)
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert f"{url.scheme}://{url.netloc}{url.path}" == test_provider.url("authorize")
+    assert query["response_type"] == "code"
+    assert query["client_id"] == test_provider.client_id
+    assert query["redirect_uri"] == PUBLIC_URL + "/auth/callback"
+    assert query["scope"] == "openid email"
+    assert query["acr_values"] == "urn:acr.login.gov:auth-only"
+    assert query["prompt"] == "select_account"
+    assert query["code_challenge_method"] == "S256"
+    assert len(query["state"]) >= 22
+    assert len(query["nonce"]) >= 22
+    assert "locale" not in query
+    (txn_cookie,) = [c for c in login.headers.getall("Set-Cookie") if c.startswith(TXN_COOKIE)]
+    for attribute in ("HttpOnly", "SameSite=Lax", "secure", "Path=/", "Max-Age=600"):
+        assert attribute.lower() in txn_cookie.lower()
+    assert login.headers["Referrer-Policy"] == "no-referrer"
+
+    params = test_provider.authorize(login.location)
+    with caplog.at_level(logging.INFO, logger="loginsite"):
+        callback = rp.get("/auth/callback", params=params, status=303)
+    assert callback.location == PUBLIC_URL + "/account"
+    assert callback.headers["Cache-Control"] == "no-store"
+    (cookie,) = session_cookies(callback)
+    assert "Secure" in cookie and "HttpOnly" in cookie
+    assert any(
+        c.startswith(TXN_COOKIE + "=;") or "Max-Age=0" in c
+        for c in callback.headers.getall("Set-Cookie")
+        if c.startswith(TXN_COOKIE)
+    )
+    assert test_provider.endpoints_called() == [
+        "discovery",
+        "authorize",
+        "token",
+        "jwks",
+        "userinfo",
+    ]
+    signed_in = [r.getMessage() for r in caplog.records if "auth.signed_in" in r.getMessage()]
+    assert signed_in and test_provider.sub in signed_in[0]
+    assert test_provider.email not in caplog.text
+    assert params["code"] not in caplog.text
+
+    page = rp.get("/account")
+    assert test_provider.email in page.text
+    assert test_provider.sub in page.text
+
+
+def test_two_tabs_sign_in_at_once(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    first = test_provider.authorize(start(rp, "next=/account").location)
+    second = test_provider.authorize(start(rp, "next=/").location)
+    assert rp.get("/auth/callback", params=second, status=303).location == PUBLIC_URL + "/"
+    assert rp.get("/auth/callback", params=first, status=303).location == PUBLIC_URL + "/account"
+
+
+def test_a_session_cookie_from_before_sign_in_is_not_reused(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    first = test_provider.authorize(start(rp).location)
+    second = test_provider.authorize(start(rp).location)
+    rp.get("/auth/callback", params=first, status=303)
+    before = rp.cookies[SESSION_COOKIE]
+    rp.get("/auth/callback", params=second, status=303)
+    after = rp.cookies[SESSION_COOKIE]
+    assert before != after
+    rp.set_cookie(SESSION_COOKIE, before)
+    assert rp.get("/account", status=303)  # the replaced session was revoked
+
+
+def test_signed_in_user_visiting_login_goes_straight_to_next(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    sign_in(rp, test_provider, status=303)
+    calls = len(test_provider.calls)
+    assert rp.get("/auth/login?next=/", status=303).location == PUBLIC_URL + "/"
+    assert len(test_provider.calls) == calls
+
+
+def test_locale_is_passed_when_asked(rp: webtest.TestApp) -> None:
+    location = start(rp, "next=/account&locale=es").location
+    assert parse_qs(urlsplit(location).query)["locale"] == ["es"]
+    location = start(rp, "next=/account&locale=xx").location
+    assert "locale" not in parse_qs(urlsplit(location).query)
+
+
+@pytest.mark.parametrize(
+    "next_value",
+    ["//evil.example", "/\\evil.example", "https://evil.example/", "/%2F%2Fevil.example", " //x"],
+)
+def test_open_redirects_in_next_fall_back_to_account(
+    rp: webtest.TestApp, test_provider: TestProvider, next_value: str
+) -> None:
+    from urllib.parse import quote
+
+    response = sign_in(rp, test_provider, f"next={quote(next_value)}", status=303)
+    assert response.location == PUBLIC_URL + "/account"
+
+
+# The callback refuses
+
+
+def test_cancelled_at_the_provider(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    test_provider.authorize_error = "access_denied"
+    response = sign_in(rp, test_provider, status=400)
+    assert "You cancelled sign-in" in response.text
+    assert response.html.find("a", href="/auth/login") is not None
+    assert "token" not in test_provider.endpoints_called()
+    assert_no_session(rp, response)
+
+
+def test_other_provider_errors_are_a_generic_page(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    test_provider.authorize_error = "invalid_request"
+    response = sign_in(rp, test_provider, status=400)
+    assert "We could not sign you in" in response.text
+    assert "token" not in test_provider.endpoints_called()
+
+
+def test_callback_without_state(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    params = test_provider.authorize(start(rp).location)
+    del params["state"]
+    response = rp.get("/auth/callback", params=params, status=400)
+    assert "This sign-in has expired" in response.text
+    assert "token" not in test_provider.endpoints_called()
+
+
+def test_callback_with_unknown_state(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    params = test_provider.authorize(start(rp).location)
+    params["state"] = "x" * 43
+    rp.get("/auth/callback", params=params, status=400)
+    assert "token" not in test_provider.endpoints_called()
+
+
+def test_replayed_callback_is_refused(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    params = test_provider.authorize(start(rp).location)
+    rp.get("/auth/callback", params=params, status=303)
+    rp.reset()
+    rp.get("/auth/callback", params=params, status=400)
+    assert test_provider.endpoints_called().count("token") == 1
+
+
+def test_callback_in_another_browser_is_refused(
+    rp: webtest.TestApp, make_rp: Callable[..., webtest.TestApp], test_provider: TestProvider
+) -> None:
+    params = test_provider.authorize(start(rp).location)
+    other_browser = make_rp()
+    response = other_browser.get("/auth/callback", params=params, status=400)
+    assert "token" not in test_provider.endpoints_called()
+    assert_no_session(other_browser, response)
+
+
+def test_transaction_is_consumed_even_when_sign_in_fails(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    test_provider.id_token_claims = {"nonce": "n" * 43}
+    params = test_provider.authorize(start(rp).location)
+    rp.get("/auth/callback", params=params, status=400)
+    test_provider.id_token_claims = {}
+    rp.get("/auth/callback", params=params, status=400)
+    assert test_provider.endpoints_called().count("token") == 1
+
+
+def _expired(provider: TestProvider) -> None:
+    provider.id_token_claims = {"exp": 1_000_000_000, "iat": 999_999_000, "nbf": 999_999_000}
+
+
+ID_TOKEN_BENDS: dict[str, Callable[[TestProvider], None]] = {
+    "alg none": lambda p: setattr(p, "id_token_factory", lambda c, h: p.sign(c, alg="none")),
+    "HS256": lambda p: setattr(p, "id_token_alg", "HS256"),
+    "mixed-case alg": lambda p: setattr(p, "id_token_headers", {"alg": "rs256"}),
+    "foreign issuer": lambda p: setattr(p, "id_token_claims", {"iss": "https://evil.example/"}),
+    "foreign audience": lambda p: setattr(p, "id_token_claims", {"aud": "someone-else"}),
+    "expired": _expired,
+    "missing exp": lambda p: setattr(p, "id_token_claims", {"exp": REMOVE}),
+    "missing iat": lambda p: setattr(p, "id_token_claims", {"iat": REMOVE}),
+    "empty sub": lambda p: setattr(p, "id_token_claims", {"sub": ""}),
+    "nonce mismatch": lambda p: setattr(p, "id_token_claims", {"nonce": "n" * 43}),
+    "missing nonce": lambda p: setattr(p, "id_token_claims", {"nonce": REMOVE}),
+    "acr not asked for": lambda p: setattr(p, "id_token_claims", {"acr": ACR_VERIFIED}),
+    "foreign azp": lambda p: setattr(p, "id_token_claims", {"azp": "someone-else"}),
+    "unknown crit": lambda p: setattr(p, "id_token_headers", {"crit": ["x-custom"]}),
+    "jku header": lambda p: setattr(p, "id_token_headers", {"jku": "https://evil.example/j"}),
+}
+
+
+@pytest.mark.parametrize("bend", sorted(ID_TOKEN_BENDS))
+def test_bad_id_tokens_are_refused_and_nothing_is_called_after(
+    rp: webtest.TestApp, test_provider: TestProvider, bend: str
+) -> None:
+    ID_TOKEN_BENDS[bend](test_provider)
+    response = sign_in(rp, test_provider, status=400)
+    assert "We could not sign you in" in response.text
+    assert "userinfo" not in test_provider.endpoints_called()
+    assert_no_session(rp, response)
+
+
+def test_tampered_id_token_signature(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    def tamper(claims: dict[str, Any], header: dict[str, Any]) -> str:
+        token = test_provider.sign(claims, header=header)
+        head, body, signature = token.split(".")
+        return f"{head}.{body}.{signature[:-4]}AAAA"
+
+    test_provider.id_token_factory = tamper
+    response = sign_in(rp, test_provider, status=400)
+    assert "userinfo" not in test_provider.endpoints_called()
+    assert_no_session(rp, response)
+
+
+def test_key_rotation_is_accepted(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    sign_in(rp, test_provider, status=303)
+    test_provider.rotate_keys(keep_old=False)
+    rp.reset()
+    sign_in(rp, test_provider, status=303)
+    assert test_provider.endpoints_called().count("jwks") == 2
+
+
+def test_userinfo_sub_mismatch(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    test_provider.userinfo_overrides = {"sub": "someone-else"}
+    response = sign_in(rp, test_provider, status=502)
+    assert "login.gov" in response.text.lower()
+    assert_no_session(rp, response)
+
+
+def test_userinfo_refused(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    test_provider.respond("userinfo", status=401, body={"error": "Invalid bearer token."})
+    response = sign_in(rp, test_provider, status=400)
+    assert_no_session(rp, response)
+
+
+def test_token_endpoint_refusal_is_logged_with_the_providers_reason(
+    rp: webtest.TestApp, test_provider: TestProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    test_provider.respond("token", status=400, body={"error": "Code has expired"})
+    with caplog.at_level(logging.INFO, logger="loginsite"):
+        response = sign_in(rp, test_provider, status=400)
+    assert "We could not sign you in" in response.text
+    assert "Code has expired" in caplog.text
+    assert "userinfo" not in test_provider.endpoints_called()
+    assert_no_session(rp, response)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "expected"),
+    [
+        (500, "oops", "text/plain", 502),
+        (200, "<html>maintenance</html>", "text/html", 502),
+        (200, "{not json", "application/json", 502),
+    ],
+)
+def test_token_endpoint_failures(
+    rp: webtest.TestApp,
+    test_provider: TestProvider,
+    status: int,
+    body: str,
+    content_type: str,
+    expected: int,
+) -> None:
+    test_provider.respond("token", status=status, body=body, content_type=content_type)
+    response = sign_in(rp, test_provider, status=expected)
+    assert "Login.gov is not available right now" in response.text
+    assert "Traceback" not in response.text
+    assert_no_session(rp, response)
+
+
+def test_slow_token_endpoint_times_out(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    test_provider.stall("token")
+    response = sign_in(rp, test_provider, status=504)
+    assert "taking too long" in response.text
+    assert_no_session(rp, response)
+
+
+def test_provider_down_at_sign_in_is_a_503_page(
+    make_rp: Callable[..., webtest.TestApp], closed_port_url: str
+) -> None:
+    rp = make_rp(**{"loginsite.idp.issuer": closed_port_url + "/"})
+    response = rp.get("/auth/login?next=/account", status=503)
+    assert "Login.gov is not available right now" in response.text
+    assert not any(c.startswith(TXN_COOKIE) for c in response.headers.getall("Set-Cookie"))
+
+
+def test_discovery_issuer_mismatch_refuses_to_start_sign_in(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    test_provider.discovery_overrides = {"issuer": "https://evil.example/"}
+    rp.get("/auth/login?next=/account", status=503)
+    assert "authorize" not in test_provider.endpoints_called()
+
+
+def test_signed_in_users_are_unaffected_by_a_provider_outage(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    sign_in(rp, test_provider, status=303)
+    test_provider.respond("discovery", status=500, body="down")
+    test_provider.respond("jwks", status=500, body="down")
+    assert test_provider.email in rp.get("/account").text
+
+
+# Sign out
+
+
+def test_sign_out_requires_a_csrf_token(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    sign_in(rp, test_provider, status=303)
+    response = rp.post("/auth/logout", status=400)
+    assert "This form has expired" in response.text
+    assert rp.get("/account").status_int == 200
+
+
+def test_cross_site_sign_out_does_nothing(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    sign_in(rp, test_provider, status=303)
+    token = rp.get("/account").html.find("input", attrs={"name": "csrf_token"})["value"]
+    rp.post(
+        "/auth/logout",
+        {"csrf_token": token},
+        headers={"Origin": "https://evil.example", "Referer": "https://evil.example/"},
+        status=400,
+    )
+    assert rp.get("/account").status_int == 200
+
+
+def test_get_does_not_sign_out(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    sign_in(rp, test_provider, status=303)
+    page = rp.get("/auth/logout")
+    assert page.html.find("form", action="/auth/logout") is not None
+    assert rp.get("/account").status_int == 200
+
+
+def test_sign_out_ends_the_session_and_goes_to_the_provider(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    sign_in(rp, test_provider, status=303)
+    copied = rp.cookies[SESSION_COOKIE]
+    form = rp.get("/account").forms[0]
+    response = form.submit(status=303)
+    url = urlsplit(response.location)
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert f"{url.scheme}://{url.netloc}{url.path}" == test_provider.url("logout")
+    assert query["client_id"] == test_provider.client_id
+    assert query["post_logout_redirect_uri"] == PUBLIC_URL + "/auth/signed-out"
+    assert len(query["state"]) >= 22
+    assert "id_token_hint" not in query
+    assert session_cookies(response)[0].startswith(SESSION_COOKIE + "=;")
+
+    signed_out = rp.get("/auth/signed-out", params={"state": query["state"]})
+    assert "You have signed out" in signed_out.text
+    rp.get("/account", status=303)
+
+    # The replay: a copy of the cookie taken before sign-out is dead too.
+    rp.set_cookie(SESSION_COOKIE, copied)
+    rp.get("/account", status=303)
+
+
+def test_signed_out_page_without_or_with_a_wrong_state(rp: webtest.TestApp) -> None:
+    assert "You have signed out" in rp.get("/auth/signed-out").text
+    assert "You have signed out" in rp.get("/auth/signed-out?state=wrong").text
+
+
+def test_sign_out_everywhere_ends_every_session_of_the_user(
+    rp: webtest.TestApp, make_rp: Callable[..., webtest.TestApp], test_provider: TestProvider
+) -> None:
+    sign_in(rp, test_provider, status=303)
+    laptop = make_rp()
+    sign_in(laptop, test_provider, status=303)
+    account = rp.get("/account")
+    everywhere = next(f for f in account.forms.values() if "everywhere" in f.fields)
+    everywhere.submit(status=303)
+    laptop.get("/account", status=303)
+    rp.get("/account", status=303)
+
+
+# Assurance levels
+
+
+def test_step_up_to_identity_verified(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    sign_in(rp, test_provider, status=303)
+    old = rp.cookies[SESSION_COOKIE]
+    step_up = rp.get("/account/verified", status=303)
+    assert step_up.location == PUBLIC_URL + "/auth/login?next=%2Faccount%2Fverified&level=verified"
+    login = rp.get(step_up.location, status=303)
+    assert parse_qs(urlsplit(login.location).query)["acr_values"] == [ACR_VERIFIED]
+    params = test_provider.authorize(login.location)
+    done = rp.get("/auth/callback", params=params, status=303)
+    assert done.location == PUBLIC_URL + "/account/verified"
+    assert "Identity-verified area" in rp.get("/account/verified").text
+    rp.set_cookie(SESSION_COOKIE, old)
+    rp.get("/account", status=303)  # the auth-only session it replaced is over
