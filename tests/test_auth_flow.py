@@ -109,7 +109,8 @@ def test_sign_in_end_to_end(
     assert callback.location == PUBLIC_URL + "/account"
     assert callback.headers["Cache-Control"] == "no-store"
     (cookie,) = session_cookies(callback)
-    assert "Secure" in cookie and "HttpOnly" in cookie
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
     assert any(
         c.startswith(TXN_COOKIE + "=;") or "Max-Age=0" in c
         for c in callback.headers.getall("Set-Cookie")
@@ -123,7 +124,8 @@ def test_sign_in_end_to_end(
         "userinfo",
     ]
     signed_in = [r.getMessage() for r in caplog.records if "auth.signed_in" in r.getMessage()]
-    assert signed_in and test_provider.sub in signed_in[0]
+    assert signed_in
+    assert test_provider.sub in signed_in[0]
     assert test_provider.email not in caplog.text
     assert params["code"] not in caplog.text
 
