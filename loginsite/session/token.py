@@ -122,9 +122,10 @@ class SessionCodec:
         token = self._cache.get(value)
         if token is None:
             token = self._decode(value)
-            if len(self._cache) >= self._cache_size:
-                self._evict_oldest()
-            self._cache[value] = token
+            if self._cache_size > 0:  # cache_size=0: no cache, every call verifies in full
+                if len(self._cache) >= self._cache_size:
+                    self._evict_oldest()
+                self._cache[value] = token
         elif token.kid not in self._keys:
             raise InvalidSession("signing key no longer in the ring")
         now = self.clock()
