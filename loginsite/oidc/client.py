@@ -5,6 +5,10 @@ into a verified :class:`SignIn`: it exchanges the code at the token endpoint (au
 ``private_key_jwt`` and proving PKCE), validates the id_token by every rule of OIDC Core 3.1.3.7
 and security.md, then reads userinfo. Each step runs only if the one before succeeded, and every
 failure is an :class:`~loginsite.oidc.errors.OIDCError` subclass; nothing else escapes.
+
+Time: the injectable ``clock`` drives what this side produces and caches (transaction
+``created_at``, client assertion ``iat``/``exp``, discovery and JWKS cache ages). The id_token's
+``exp``/``iat``/``nbf`` are checked by PyJWT against the wall clock, with ``config.leeway``.
 """
 
 from __future__ import annotations
@@ -123,7 +127,6 @@ class OIDCClient:
         if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
             raise ValueError("the client private key must be RSA with at least 2048 bits")
         self._private_key = key
-        self._oauth = WebApplicationClient(config.client_id)
         self.metadata = ProviderMetadataCache(
             config.issuer,
             http=self._http,
@@ -223,7 +226,10 @@ class OIDCClient:
     def _exchange_code(
         self, metadata: ProviderMetadata, code: str, transaction: LoginTransaction
     ) -> dict[str, str]:
-        body = self._oauth.prepare_request_body(
+        # A fresh oauthlib client per exchange: parsing a response stores the tokens on it,
+        # and this OIDCClient is shared between threads.
+        oauth = WebApplicationClient(self.config.client_id)
+        body = oauth.prepare_request_body(
             code=code,
             redirect_uri=self.config.redirect_uri,
             include_client_id=False,
@@ -255,7 +261,7 @@ class OIDCClient:
                 )
             raise ProviderError(f"token endpoint: HTTP {status} without an error")
         try:
-            token = self._oauth.parse_request_body_response(raw.decode("utf-8"))
+            token = oauth.parse_request_body_response(raw.decode("utf-8"))
         except Exception as exc:  # oauthlib raises OAuth2Error, Warning, ValueError, ...
             raise ProviderError(
                 f"token endpoint: unusable token response ({type(exc).__name__})"
