@@ -1,0 +1,104 @@
+"""``loginsite-keygen``: create the keys a deployment needs, and say what to do with them.
+
+Writes, into ``--out`` (default: the current folder):
+
+* ``client-private.pem`` (0600): the RSA-2048 key the app signs its client assertions with;
+* ``client-certificate.pem``: a self-signed certificate of that key, to upload in the login.gov
+  partner portal;
+* ``session-keys`` (0600): a fresh ``KID:SECRET`` session signing key.
+
+It never replaces an existing file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from loginsite import keys
+
+PRIVATE_KEY = "client-private.pem"
+CERTIFICATE = "client-certificate.pem"
+SESSION_KEYS = "session-keys"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="loginsite-keygen",
+        description="Create the client key, its certificate for login.gov and a session key.",
+    )
+    parser.add_argument("--out", default=".", type=Path, help="folder to write to (default: .)")
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        help="the site's public URL, e.g. https://apply.example.gov (names the certificate and "
+        "the redirect URIs to register)",
+    )
+    parser.add_argument(
+        "--days", default=365, type=int, help="certificate lifetime in days (default: 365)"
+    )
+    args = parser.parse_args(argv)
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    if args.public_url is not None:
+        parts = urlsplit(args.public_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            parser.error("--public-url must be an absolute URL such as https://apply.example.gov")
+        args.public_url = args.public_url.rstrip("/")
+    return args
+
+
+def next_steps(out: Path, public_url: str | None) -> str:
+    base = public_url or "https://YOUR-SITE"
+    key = out / PRIVATE_KEY
+    return f"""
+Next steps:
+  1. In the login.gov partner portal (https://dashboard.int.identitysandbox.gov for the sandbox),
+     upload {out / CERTIFICATE} as the app's certificate and register:
+       redirect URI:              {base}/auth/callback
+       post-logout redirect URI:  {base}/auth/signed-out
+  2. Give the app its client key, either
+       loginsite.idp.private_key = {key}        (INI), or
+       LOGINSITE_IDP_PRIVATE_KEY="$(cat {key})"   (environment; the PEM itself or its path)
+     and, so that `loginsite-check` can compare them, the certificate:
+       loginsite.idp.certificate = {out / CERTIFICATE}   (or LOGINSITE_IDP_CERTIFICATE)
+  3. Give the app its session key ring, either
+       loginsite.session.keys_file = {out / SESSION_KEYS}   (or LOGINSITE_SESSION_KEYS_FILE), or
+       LOGINSITE_SESSION_KEYS="$(cat {out / SESSION_KEYS})"
+     To rotate later, put a new entry FIRST and keep the old one until old sessions expire.
+  4. Keep {key.name} and {SESSION_KEYS} secret: never commit them. Then run
+       loginsite-check production.ini
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out: Path = args.out
+    targets = [out / PRIVATE_KEY, out / CERTIFICATE, out / SESSION_KEYS]
+    existing = [str(p) for p in targets if p.exists() or p.is_symlink()]
+    if existing:
+        print(f"loginsite-keygen: refusing to overwrite {', '.join(existing)}", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    common_name = urlsplit(args.public_url).hostname if args.public_url else "loginsite"
+    key = keys.generate_client_key()
+    try:
+        keys.write_secret_file(targets[0], keys.private_key_pem(key))
+        keys.write_public_file(
+            targets[1],
+            keys.certificate_pem(keys.self_signed_certificate(key, common_name, args.days)),
+        )
+        keys.write_secret_file(targets[2], keys.new_session_key_entry() + "\n")
+    except FileExistsError as exc:  # appeared since the check above
+        print(f"loginsite-keygen: refusing to overwrite {exc.filename}", file=sys.stderr)
+        return 1
+    for path in targets:
+        print(f"wrote {path}")
+    print(next_steps(out.resolve(), args.public_url))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
