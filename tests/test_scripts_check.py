@@ -1,0 +1,390 @@
+"""loginsite-check against the development provider, a scripted fake provider and nothing."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from loginsite import keys
+from loginsite.scripts import check
+from loginsite.settings import app_settings
+from tests.plugins.live_server import LiveServer
+
+
+@pytest.fixture(autouse=True)
+def _no_loginsite_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("LOGINSITE_"):
+            monkeypatch.delenv(name)
+
+
+def write_ini(path: Path, settings: dict[str, str]) -> Path:
+    lines = ["[app:main]", "use = egg:loginsite"]
+    lines += [f"{name} = {value.replace('%', '%%')}" for name, value in settings.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run(
+    tmp_path: Path, settings: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    code = check.main([str(write_ini(tmp_path / "check.ini", settings))])
+    return code, capsys.readouterr().out
+
+
+def line(output: str, name: str) -> str:
+    """The report line of one check: ``STATUS`` padded to 6, then ``name: detail``."""
+    return next(x for x in output.splitlines() if x[6:].split(":")[0] == name)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def certificate_file(client_private_key: rsa.RSAPrivateKey, tmp_path: Path) -> Path:
+    path = tmp_path / "client-certificate.pem"
+    cert = keys.self_signed_certificate(client_private_key, "loginsite test", days=365)
+    path.write_bytes(keys.certificate_pem(cert))
+    return path
+
+
+class FakeProvider:
+    """A WSGI provider whose discovery and JWKS answers each test scripts."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.reset()
+
+    @property
+    def issuer(self) -> str:
+        return self.url + "/"
+
+    def reset(self) -> None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.discovery: dict[str, Any] = {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.url + "/openid_connect/authorize",
+            "token_endpoint": self.url + "/api/openid_connect/token",
+            "userinfo_endpoint": self.url + "/api/openid_connect/userinfo",
+            "jwks_uri": self.url + "/api/openid_connect/certs",
+            "end_session_endpoint": self.url + "/openid_connect/logout",
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "acr_values_supported": ["urn:acr.login.gov:auth-only", "urn:acr.login.gov:verified"],
+        }
+        self.jwks: Any = {"keys": [keys.public_jwk(key.public_key(), "k1")]}
+        self.status = {"discovery": "200 OK", "jwks": "200 OK"}
+        self.raw: dict[str, bytes] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+        path = environ["PATH_INFO"]
+        name = "discovery" if path == "/.well-known/openid-configuration" else "jwks"
+        body = self.raw.get(name) or json.dumps(getattr(self, name)).encode()
+        start_response(self.status[name], [("Content-Type", "application/json")])
+        return [body]
+
+
+@pytest.fixture(scope="module")
+def shared_fake() -> Iterator[FakeProvider]:
+    server = LiveServer()
+    fake = FakeProvider(server.url)
+    server.start(fake)
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+def fake(shared_fake: FakeProvider) -> Iterator[FakeProvider]:
+    shared_fake.reset()
+    yield shared_fake
+    shared_fake.reset()
+
+
+@pytest.fixture
+def fake_settings(
+    settings: dict[str, str], fake: FakeProvider, certificate_file: Path
+) -> dict[str, str]:
+    return {
+        **settings,
+        "loginsite.idp.issuer": fake.issuer,
+        "loginsite.idp.certificate": str(certificate_file),
+    }
+
+
+def test_passes_against_the_development_provider(
+    live_server: Callable[[], LiveServer],
+    make_app: Callable[..., Any],
+    settings: dict[str, str],
+    certificate_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = live_server()
+    devidp = {
+        "loginsite.public_url": server.url,
+        "loginsite.idp.issuer": server.url + "/_devidp/",
+        "pyramid.includes": "loginsite.devidp",
+        "loginsite.devidp.data_dir": str(tmp_path / "devidp"),
+    }
+    server.start(make_app(**devidp))
+    config = {**settings, **devidp, "loginsite.idp.certificate": str(certificate_file)}
+    code, out = run(tmp_path, config, capsys)
+    assert code == 0, out
+    assert "FAIL" not in out
+    assert line(out, "discovery").startswith("OK")
+    assert line(out, "jwks").startswith("OK")
+    assert line(out, "certificate").startswith("OK")
+    assert line(out, "session keys").startswith("OK  ")
+    assert "kid k2, k1; signing with k2" in out
+    assert out.strip().endswith("ready")
+
+
+def test_settings_errors_are_reported(
+    fake_settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(tmp_path, {**fake_settings, "loginsite.session.keys": "k1:password"}, capsys)
+    assert code == 1
+    assert line(out, "settings").startswith("FAIL")
+    assert "loginsite.session.keys" in out
+    assert "NOT ready" in out
+
+
+def test_environment_variables_count_like_in_the_app(
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOGINSITE_IDP_CLIENT_ID", "urn:from:environment")
+    code, out = run(tmp_path, fake_settings, capsys)
+    assert code == 0, out
+    assert "client_id urn:from:environment" in out
+
+
+def test_passes_against_a_good_provider(
+    fake_settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(tmp_path, fake_settings, capsys)
+    assert code == 0, out
+    assert "kid k1" in line(out, "jwks")
+
+
+def test_provider_down(
+    fake_settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    issuer = f"http://127.0.0.1:{closed_port()}/_devidp/"
+    code, out = run(tmp_path, {**fake_settings, "loginsite.idp.issuer": issuer}, capsys)
+    assert code == 1
+    assert line(out, "discovery").startswith("FAIL")
+    assert "cannot reach" in line(out, "discovery")
+    assert line(out, "jwks").startswith("SKIP")
+
+
+def test_issuer_mismatch(
+    fake: FakeProvider,
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake.discovery["issuer"] = fake.url  # no trailing slash
+    code, out = run(tmp_path, fake_settings, capsys)
+    assert code == 1
+    assert "issuer is" in line(out, "discovery")
+    assert line(out, "discovery").startswith("FAIL")
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"token_endpoint": None}, "token_endpoint is missing"),
+        ({"userinfo_endpoint": "ftp://127.0.0.1/userinfo"}, "is not https"),
+        ({"token_endpoint_auth_methods_supported": ["client_secret_basic"]}, "private_key_jwt"),
+        ({"id_token_signing_alg_values_supported": ["HS256"]}, "RS256"),
+        ({"acr_values_supported": ["urn:acr.login.gov:verified"]}, "auth-only"),
+    ],
+)
+def test_discovery_problems(
+    fake: FakeProvider,
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, Any],
+    words: str,
+) -> None:
+    fake.discovery.update(change)
+    fake.discovery = {k: v for k, v in fake.discovery.items() if v is not None}
+    code, out = run(tmp_path, fake_settings, capsys)
+    assert code == 1
+    assert line(out, "discovery").startswith("FAIL")
+    assert words in line(out, "discovery")
+
+
+@pytest.mark.parametrize(
+    ("script", "where", "words"),
+    [
+        ({"status": {"discovery": "500 Internal Server Error"}}, "discovery", "HTTP 500"),
+        ({"raw": {"discovery": b"<html>maintenance</html>"}}, "discovery", "JSON"),
+        ({"raw": {"discovery": b"[]"}}, "discovery", "JSON object"),
+        ({"status": {"jwks": "503 Service Unavailable"}}, "jwks", "HTTP 503"),
+        ({"jwks": {"keys": []}}, "jwks", "no usable RS256"),
+        ({"jwks": {"nokeys": 1}}, "jwks", "no 'keys' list"),
+        ({"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}, "jwks", "no usable RS256"),
+    ],
+)
+def test_provider_answers_badly(
+    fake: FakeProvider,
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    script: dict[str, Any],
+    where: str,
+    words: str,
+) -> None:
+    for attribute, value in script.items():
+        current = getattr(fake, attribute)
+        if isinstance(current, dict) and attribute != "jwks":
+            current.update(value)
+        else:
+            setattr(fake, attribute, value)
+    code, out = run(tmp_path, fake_settings, capsys)
+    assert code == 1
+    assert line(out, where).startswith("FAIL")
+    assert words in line(out, where)
+
+
+def test_weak_jwks_key_is_not_usable(
+    fake: FakeProvider,
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+    fake.jwks = {"keys": [keys.public_jwk(weak.public_key(), "weak")]}
+    code, out = run(tmp_path, fake_settings, capsys)
+    assert code == 1
+    assert "no usable RS256" in line(out, "jwks")
+
+
+def test_certificate_of_another_key(
+    fake_settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "other-cert.pem"
+    path.write_bytes(keys.certificate_pem(keys.self_signed_certificate(other, "other", 30)))
+    code, out = run(tmp_path, {**fake_settings, "loginsite.idp.certificate": str(path)}, capsys)
+    assert code == 1
+    assert line(out, "certificate").startswith("FAIL")
+    assert "does not belong to the private key" in out
+
+
+@pytest.mark.parametrize(("content", "words"), [(None, "cannot read"), (b"junk", "not a PEM")])
+def test_unreadable_certificate(
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes | None,
+    words: str,
+) -> None:
+    path = tmp_path / "cert.pem"
+    if content is not None:
+        path.write_bytes(content)
+    code, out = run(tmp_path, {**fake_settings, "loginsite.idp.certificate": str(path)}, capsys)
+    assert code == 1
+    assert words in line(out, "certificate")
+
+
+def test_expired_and_expiring_certificates(fake_settings: dict[str, str]) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    expired = check.run_checks(fake_settings, now=lambda: now + datetime.timedelta(days=366))
+    assert expired.failed
+    assert "expired on" in next(x for x in expired.lines if "certificate" in x)
+    soon = check.run_checks(fake_settings, now=lambda: now + datetime.timedelta(days=350))
+    assert not soon.failed
+    assert "renew it soon" in next(x for x in soon.lines if "certificate" in x)
+
+
+def test_no_certificate_is_skipped(
+    settings: dict[str, str], fake: FakeProvider, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(tmp_path, {**settings, "loginsite.idp.issuer": fake.issuer}, capsys)
+    assert code == 0, out
+    assert line(out, "certificate").startswith("SKIP")
+
+
+def production(settings: dict[str, str], **overrides: str) -> dict[str, str]:
+    return {
+        **settings,
+        "loginsite.environment": "production",
+        "loginsite.public_url": "https://apply.example.gov",
+        "loginsite.session.secure": "true",
+        "loginsite.idp.allow_http": "false",
+        "loginsite.idp.issuer": f"https://127.0.0.1:{closed_port()}/",
+        **overrides,
+    }
+
+
+def test_http_in_production_fails(
+    settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = production(settings, **{"loginsite.public_url": "http://apply.example.gov"})
+    code, out = run(tmp_path, config, capsys)
+    assert code == 1
+    assert "loginsite.public_url" in line(out, "settings")
+    config = production(settings, **{"loginsite.idp.issuer": "http://secure.login.gov/"})
+    code, out = run(tmp_path, config, capsys)
+    assert code == 1
+    assert "loginsite.idp.issuer" in line(out, "settings")
+
+
+def test_insecure_cookies_in_production_fail(
+    settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(tmp_path, production(settings, **{"loginsite.session.secure": "false"}), capsys)
+    assert code == 1
+    assert line(out, "production").startswith("FAIL")
+    assert "loginsite.session.secure" in line(out, "production")
+
+
+def test_good_production_settings_pass_the_production_check(
+    settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(tmp_path, production(settings), capsys)
+    assert code == 1  # nothing listens at the issuer
+    assert line(out, "production").startswith("OK")
+    assert line(out, "discovery").startswith("FAIL")
+
+
+def test_https_endpoints_are_required_without_allow_http(
+    settings: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = app_settings(production(settings, **{"loginsite.idp.issuer": "https://idp.test/"}))
+    served = {
+        "issuer": "https://idp.test/",
+        "authorization_endpoint": "https://idp.test/openid_connect/authorize",
+        "token_endpoint": "http://idp.test/api/openid_connect/token",
+        "userinfo_endpoint": "https://idp.test/api/openid_connect/userinfo",
+        "jwks_uri": "https://idp.test/api/openid_connect/certs",
+        "end_session_endpoint": "https://idp.test/openid_connect/logout",
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }
+    monkeypatch.setattr(check, "_get_json", lambda url, timeout, what: served)
+    report = check.Report()
+    assert check.check_discovery(config, report) is None
+    assert "token_endpoint http://idp.test/api/openid_connect/token is not https" in report.lines[0]
+
+
+def test_unreadable_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.main([str(tmp_path / "missing.ini")]) == 1
+    assert "FAIL" in capsys.readouterr().out
