@@ -199,9 +199,14 @@ class SessionSecurityPolicy:
 
     def _apply_plan(self, request: Request, response: Response) -> None:
         plan: _ResponsePlan = request.environ[_STATE_KEY]
-        vary = response.vary or ()
-        if "Cookie" not in vary:
-            response.vary = (*vary, "Cookie")
+        headerlist = response.headerlist
+        if not any(name.lower() == "vary" for name, _ in headerlist):
+            # The common case, without WebOb's parse-and-serialise of the ``vary`` property.
+            headerlist.append(("Vary", "Cookie"))
+        else:
+            vary = response.vary or ()
+            if "Cookie" not in vary:
+                response.vary = (*vary, "Cookie")
         if plan.headers and not plan.final:
             for name, value in plan.headers:
                 response.headerlist.append((name, value))
