@@ -156,6 +156,22 @@ def test_fail_closed_refuses_to_answer_while_redis_is_down(
     assert not store.is_revoked("jti-1", "alice", 0)
 
 
+def test_a_silent_redis_is_noticed_by_the_heartbeat(
+    make_store: StoreFactory, redis_server: RedisServer
+) -> None:
+    store = synced(make_store("closed"))
+    redis_server.pause()  # the connection stays open, nothing answers
+    try:
+        assert eventually(lambda: unavailable(store))
+        store.revoke_session("jti-1", later())  # the sync is down: recorded here, queued
+        assert store.pending_writes == 1
+    finally:
+        redis_server.resume()
+    assert store.wait_until_synced(WAIT)
+    assert store.wait_until_written(WAIT)
+    assert store.is_revoked("jti-1", "alice", 0)
+
+
 def test_fail_open_answers_from_the_local_copy_while_redis_is_down(
     make_store: StoreFactory, redis_server: RedisServer
 ) -> None:

@@ -205,6 +205,14 @@ def test_includeme_reads_the_revocation_settings_alone() -> None:
     assert get_revocation_store(config.registry) is config.registry[STORE_KEY]
 
 
+def test_includeme_builds_one_store_per_registry() -> None:
+    config = Configurator(settings={"loginsite.revocation.store": "memory"})
+    config.include("loginsite.revocation")
+    first = get_revocation_store(config.registry)
+    config.include("loginsite.revocation")
+    assert get_revocation_store(config.registry) is first
+
+
 def test_includeme_prefers_the_parsed_app_settings() -> None:
     config = Configurator(settings={"loginsite.revocation.store": "none"})
     config.registry[SETTINGS_KEY] = AppSettings(

@@ -71,7 +71,13 @@ def revoke_session(store: RevocationStore, session_id: str, *, expires_at: int) 
 
 
 def includeme(config: Any) -> None:
-    """Build the store once per process from the parsed settings and close it at exit."""
+    """Build the store once per registry from the parsed settings and close it at exit.
+
+    Several packages include this one; only the first include builds a store (a second redis
+    store would mean a second sync thread and connection).
+    """
+    if STORE_KEY in config.registry:
+        return
     app_settings: AppSettings | None = config.registry.get(SETTINGS_KEY)
     if app_settings is not None:
         settings = app_settings.revocation

@@ -8,6 +8,7 @@ back empty, like a Redis without persistence after a crash.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -27,7 +28,8 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    """One ``redis-server``: ``.url``, ``.port``, ``.stop()``, ``.start()``, ``.client()``."""
+    """One ``redis-server``: ``.url``, ``.port``, ``.stop()``, ``.start()``, ``.pause()``,
+    ``.resume()``, ``.client()``."""
 
     def __init__(self, executable: str, workdir: Path) -> None:
         self._executable = executable
@@ -65,6 +67,7 @@ class RedisServer:
         """Stop the server (clients see the connection drop); its data is gone."""
         if self._process is None:
             return
+        self._process.send_signal(signal.SIGCONT)  # in case it was paused
         self._process.terminate()
         try:
             self._process.wait(timeout=10)
@@ -72,6 +75,16 @@ class RedisServer:
             self._process.kill()
             self._process.wait()
         self._process = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open but nothing answers, like a
+        network partition. :meth:`resume` thaws it."""
+        assert self._process is not None, "the server is not running"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None, "the server is not running"
+        self._process.send_signal(signal.SIGCONT)
 
     def _try_start(self) -> bool:
         log = (self._workdir / "redis.log").open("ab")
