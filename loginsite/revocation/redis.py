@@ -234,7 +234,7 @@ class RedisRevocationStore:
             try:
                 self._write(entry)
                 return
-            except RedisError as exc:
+            except Exception as exc:  # a sign-out must never fail because of Redis
                 reason = exc
         with self._state:
             key = (entry.kind, entry.ident)
