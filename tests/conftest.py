@@ -16,6 +16,7 @@ pytest_plugins: list[str] = [
     "tests.plugins.oidc_provider",
     "tests.plugins.live_server",
     "tests.plugins.redis_server",
+    "tests.plugins.browser",
 ]
 
 CLIENT_ID = "urn:gov:gsa:openidconnect.profiles:sp:sso:test:loginsite"
