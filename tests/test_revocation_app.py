@@ -141,7 +141,8 @@ def test_redis_down_fail_closed_is_anonymous_but_keeps_the_cookie(redis_apps, re
     redis_server.stop()
     store = get_revocation_store(app.registry)
     assert wait_for(lambda: not store.synced)
-    response = client.get("/account", status=303)
+    response = client.get("/account", status=503)
+    assert "We cannot confirm your session right now" in response.text
     assert not any(c.startswith(COOKIE + "=") for c in response.headers.getall("Set-Cookie"))
     redis_server.start()
     assert store.wait_until_synced(10)

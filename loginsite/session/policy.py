@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MAX_COOKIE_BYTES = 4096
 _STATE_KEY = "loginsite.session.state"
+# Set when a valid-looking session could not be checked against the revocation list.
+SESSION_UNVERIFIABLE = "loginsite.session.unverifiable"
 
 
 def user_principal(sub: str) -> str:
@@ -171,6 +173,7 @@ class SessionSecurityPolicy:
                     f"revocation list unavailable ({type(exc).__name__})",
                     token.sub,
                 )
+                request.environ[SESSION_UNVERIFIABLE] = True
                 return None
             if revoked:
                 self._refuse(request, plan, "session revoked", sub=token.sub)

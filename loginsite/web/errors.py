@@ -10,6 +10,8 @@ from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 from pyramid.httpexceptions import HTTPException, HTTPSeeOther
 from pyramid.renderers import render_to_response
 
+from loginsite.session.policy import SESSION_UNVERIFIABLE
+
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +46,17 @@ def not_found(exc: Any, request: Any) -> Any:
 def forbidden(exc: Any, request: Any) -> Any:
     """Anonymous: go sign in. Signed in without the assurance level: step up. Otherwise 403."""
     identity = request.identity
+    if identity is None and request.environ.get(SESSION_UNVERIFIABLE):
+        # Sending the user to sign in again would loop: the new session could not be
+        # checked either.
+        return error_page(
+            request,
+            503,
+            "We cannot confirm your session right now",
+            "Your session could not be checked just now, so this page is not available. "
+            "Please try again in a few minutes; you do not need to sign in again.",
+            action=("Go to the home page", "/"),
+        )
     required_acr = getattr(request.context, "required_acr", None)
     if identity is None or (required_acr is not None and identity.acr != required_acr):
         query = {"next": request.path}
