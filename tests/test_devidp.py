@@ -184,7 +184,7 @@ def shared_idp(
     session_keys: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Idp]:
-    """One server for the rule-by-rule tests (a waitress shutdown costs about a second).
+    """One server for the rule-by-rule tests (a waitress shutdown takes up to a second).
 
     The settings are conftest's ``settings`` fixture (function-scoped, so not usable here) plus
     the provider's.
@@ -761,3 +761,55 @@ def test_refuses_to_load_with_another_issuer(
         match=re.escape("set loginsite.idp.issuer = http://localhost:6543/_devidp/"),
     ):
         make_app(**settings)
+
+
+# -- the app's own client, unchanged, against the provider ----------------------------------
+
+
+@pytest.mark.usefixtures("app_client_closed")
+def test_the_app_signs_in_and_out_through_the_provider(idp: Idp, browser: Browser) -> None:
+    start = browser.get(idp.url + "/auth/login", {"next": "/account"})
+    assert start.status_code == 303
+    authorize_url = start.headers["Location"]
+    assert authorize_url.startswith(idp.endpoint("/openid_connect/authorize?"))
+    query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
+    assert query["code_challenge_method"] == "S256"
+
+    page = browser.authorize(query)
+    back = browser.submit(
+        page,
+        idp.endpoint("/openid_connect/authorize"),
+        user="chen@example.gov",
+        action="approve",
+    )
+    assert back.status_code == 303
+    callback = browser.get(back.headers["Location"])
+    assert callback.status_code == 303, callback.text
+    assert callback.headers["Location"] == idp.url + "/account"
+    account = browser.get(idp.url + "/account")
+    assert account.status_code == 200
+    assert "chen@example.gov" in account.text
+
+    signed_out = browser.submit(account, idp.url + "/auth/logout")
+    assert signed_out.status_code == 303
+    logout_url = signed_out.headers["Location"]
+    assert logout_url.startswith(idp.endpoint("/openid_connect/logout?"))
+    confirm = browser.get(logout_url)
+    done = browser.submit(confirm, idp.endpoint("/openid_connect/logout"))
+    assert done.status_code == 303
+    assert done.headers["Location"].startswith(idp.post_logout_redirect_uri + "?state=")
+    assert browser.get(done.headers["Location"]).status_code == 200
+    assert browser.get(idp.url + "/account").status_code != 200
+
+
+@pytest.fixture
+def app_client_closed(idp: Idp) -> Iterator[None]:
+    """Afterwards, close the app's keep-alive connection to the provider if we can find it.
+
+    An open connection keeps the test server running until its 5-second shutdown timeout.
+    """
+    yield
+    flow = idp.app.registry.get("loginsite.oidc_client")
+    http = getattr(getattr(flow, "client", None), "_http", None)
+    if isinstance(http, requests.Session):
+        http.close()
