@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import waitress
+from waitress import wasyncore
 
 
 class LiveServer:
@@ -30,12 +31,19 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-        else:
+        """Close the listener and every open connection from the server's own loop thread.
+
+        Closing only the listener would leave keep-alive connections in waitress's socket map,
+        and its loop runs until that map is empty.
+        """
+        server = self._server
+        if server is None:
             self._sock.close()
+            return
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
 
 
 @pytest.fixture
