@@ -172,3 +172,50 @@ def test_production_ini_holds_no_secret() -> None:
     assert "loginsite.session.keys =" not in text
     assert "PRIVATE KEY" not in text
     assert "loginsite.environment = production" in text
+
+
+def includeme(config) -> None:
+    """Extra views for the error-page tests, loaded through ``pyramid.includes``."""
+    from loginsite.resources import Root
+
+    def boom(request):
+        raise RuntimeError("a bug")
+
+    config.add_view(boom, context=Root, name="boom")
+    config.add_view(
+        lambda request: {}, context=Root, name="staff", renderer="home.html", permission="staff"
+    )
+
+
+@pytest.fixture
+def app_with_test_views(make_app: Callable[..., object]) -> webtest.TestApp:
+    return webtest.TestApp(
+        make_app(**{"pyramid.includes": "tests.test_pages"}),
+        extra_environ={"HTTP_HOST": "localhost:6543"},
+    )
+
+
+def test_signed_in_user_without_the_permission_gets_a_403_page(app_with_test_views) -> None:
+    from pyramid.interfaces import ISecurityPolicy
+
+    policy = app_with_test_views.app.registry.getUtility(ISecurityPolicy)
+    value, _ = policy.codec.mint("sub-1", email="a@example.gov", acr="urn:acr.login.gov:verified")
+    app_with_test_views.set_cookie("loginsite_session", value)
+    response = app_with_test_views.get("/staff", status=403)
+    assert "You do not have access to this page" in response.text
+    assert response.html.find("a", href="/account") is not None
+
+
+def test_anonymous_visitor_of_a_protected_page_is_sent_to_sign_in(app_with_test_views) -> None:
+    response = app_with_test_views.get("/staff", status=303)
+    assert response.location == "http://localhost:6543/auth/login?next=%2Fstaff"
+
+
+def test_a_bug_is_a_friendly_500_page_and_a_log_line(
+    app_with_test_views, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = app_with_test_views.get("/boom", status=500)
+    assert "Something went wrong" in response.text
+    assert "Traceback" not in response.text
+    assert "RuntimeError" not in response.text
+    assert "request.failed" in caplog.text
