@@ -173,6 +173,8 @@ class HTTPResult:
     samples: dict[str, list[WrkResult]] = field(default_factory=dict)
     #: lines the servers logged about the redis revocation sync breaking (fail-closed periods)
     sync_breaks: dict[str, int] = field(default_factory=dict)
+    #: requests the server refused (logged), e.g. fail-closed while the redis sync was broken
+    refused: dict[str, int] = field(default_factory=dict)
     #: times a server answered wrongly (e.g. anonymous) when checked after a round
     wrong_after_round: dict[str, int] = field(default_factory=dict)
 
@@ -226,7 +228,9 @@ def run_http(
             check_body(name, cookie)
         progress(f"HTTP round {round_no + 1}/{rounds}")
     for name, server in servers.items():
-        result.sync_breaks[name] = server.log().count("revocation sync with Redis is broken")
+        text = server.log_path.read_text(errors="replace")
+        result.sync_breaks[name] = text.count("revocation sync with Redis is broken")
+        result.refused[name] = text.count("session.refused")
     return result
 
 
