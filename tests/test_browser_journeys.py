@@ -81,6 +81,12 @@ def test_journey_1_sign_in_from_the_account_page(page: Any, context: Any, site: 
     assert cookie["domain"] == "127.0.0.1"  # host-only: no Domain attribute was sent
     screenshot(page, "journey-1-account")
 
+    # On a phone-sized screen the page reflows: nothing needs sideways scrolling.
+    page.set_viewport_size({"width": 375, "height": 812})
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    assert header.get_by_role("button", name="Sign out").is_visible()
+    screenshot(page, "journey-1-account-phone")
+
 
 def test_journey_2_a_new_tab_is_still_signed_in(page: Any, context: Any, site: LiveApp) -> None:
     sign_in(page, site)
@@ -231,6 +237,7 @@ def test_every_page_passes_axe(page: Any, site: LiveApp) -> None:
     def check(label: str) -> None:
         axe_check(page, label)
         checked.append(label)
+        screenshot(page, f"page-{len(checked):02d}-{label}")
 
     page.goto(site("/"))
     assert heading(page) == "Sign in to loginsite"
@@ -358,3 +365,21 @@ def test_the_accessibility_check_is_not_vacuous(page: Any, site: LiveApp) -> Non
     assert found.get("button-name") == "critical"
     with pytest.raises(pytest.fail.Exception, match="button-name"):
         axe_check(page, "a page with known problems")
+
+
+def test_provider_unavailable_says_what_happened_and_what_to_do(
+    page: Any, live_server: Callable[[], Any], make_app: Callable[..., Any]
+) -> None:
+    server = live_server()
+    # The default test settings point the provider at 127.0.0.1:9, where nothing listens.
+    server.start(make_app(**{"loginsite.public_url": server.url}))
+    page.goto(server.url + "/")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Sign in with Login.gov").click()
+
+    assert page.url == server.url + "/auth/login"
+    assert heading(page) == "Login.gov is not available right now"
+    assert page.get_by_role("link", name="Try signing in again").is_visible()
+    assert "reference" in page.locator("main").inner_text()
+    axe_check(page, "provider unavailable page")
+    screenshot(page, "provider-unavailable")
