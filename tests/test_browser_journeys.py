@@ -383,3 +383,29 @@ def test_provider_unavailable_says_what_happened_and_what_to_do(
     assert "reference" in page.locator("main").inner_text()
     axe_check(page, "provider unavailable page")
     screenshot(page, "provider-unavailable")
+
+
+def includeme(config: Any) -> None:
+    """Test-only: a page the signed-in user is not allowed to see (``pyramid.includes``)."""
+    from pyramid.httpexceptions import HTTPForbidden
+
+    from loginsite.resources import Root
+
+    def staff_only(request: Any) -> Any:
+        raise HTTPForbidden()
+
+    config.add_view(staff_only, context=Root, name="staff-only")
+
+
+def test_not_allowed_says_what_happened_and_what_to_do(
+    page: Any, live_devidp_app: Callable[..., LiveApp]
+) -> None:
+    site = live_devidp_app(**{"pyramid.includes": "loginsite.devidp tests.test_browser_journeys"})
+    sign_in(page, site)
+    page.goto(site("/staff-only"))
+
+    assert heading(page) == "You do not have access to this page"
+    assert "You are signed in" in page.locator("main").inner_text()
+    assert page.get_by_role("link", name="Go to your account").is_visible()
+    axe_check(page, "not allowed page")
+    screenshot(page, "not-allowed")
