@@ -309,16 +309,27 @@ def render(
         "| p99 ms | Redis cmds/req | Set-Cookie in steady state |",
         "|---|--:|--:|--:|--:|--:|--:|--:|:-:|",
     ]
+
+    def invalid(name: str) -> str:
+        return " (invalid †)" if http_result.refused.get(name) else ""
+
     for name, variant in VARIANTS.items():
         low, high = inprocess.spread_us(name)
         set_cookie = name in inprocess.set_cookie or name in http_set_cookie
         lines.append(
             f"| {variant.label} | {inprocess.median_us(name):.1f} "
             f"| {inprocess.over_floor_us(name):+.1f} ({low:+.1f} to {high:+.1f}) "
-            f"| {http_result.rps(name):,.0f} | {http_result.ratio(name):.2f} "
+            f"| {http_result.rps(name):,.0f}{invalid(name)} | {http_result.ratio(name):.2f} "
             f"| {http_result.p50_ms(name):.2f} | {http_result.p99_ms(name):.2f} "
             f"| {redis_cmds[name]:.2f} | {'yes' if set_cookie else 'no'} |"
         )
+    if any(http_result.refused.values()):
+        lines += [
+            "",
+            "† This server refused sessions while timed (its redis revocation sync broke and it "
+            "failed closed: anonymous answers are cheaper), so its HTTP numbers are not valid; "
+            "see the checks table.",
+        ]
     lines += [
         "",
         "## Checks (made before timing, in-process and over HTTP)",
