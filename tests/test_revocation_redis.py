@@ -259,3 +259,21 @@ def test_close_stops_the_sync(make_store: StoreFactory) -> None:
     store.close()
     assert not store.synced
     assert unavailable(store)
+
+
+def test_a_healthy_redis_keeps_the_sync_up_across_heartbeats(
+    redis_server: RedisServer, key_prefix: str
+) -> None:
+    """Regression: every heartbeat must see its PONG, or the sync flaps and fails closed."""
+    settings = RevocationSettings(
+        store="redis", redis_url=redis_server.url, key_prefix=key_prefix, redis_timeout=0.2
+    )
+    store = RedisRevocationStore(settings, heartbeat=0.05)
+    try:
+        assert store.wait_until_synced(WAIT)
+        deadline = time.monotonic() + 3.0  # a dozen heartbeats, each past its own timeout
+        while time.monotonic() < deadline:
+            assert store.synced, "the sync dropped although Redis answered every PING"
+            time.sleep(0.01)
+    finally:
+        store.close()

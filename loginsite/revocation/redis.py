@@ -66,6 +66,10 @@ MAX_BACKOFF = 2.0
 #: How long the sync thread waits for an event before its housekeeping (heartbeat, queue).
 POLL_INTERVAL = 0.1
 HEARTBEAT_INTERVAL = 1.0
+#: How long a PING may go unanswered before the sync counts as broken. Longer than a Redis call's
+#: timeout: under CPU load the sync thread itself may wait a second for the GIL, and failing
+#: closed on that would sign every user out of a busy server.
+MIN_HEARTBEAT_TIMEOUT = 2.0
 SCAN_BATCH = 1000
 
 Kind = Literal["jti", "sub"]
@@ -141,6 +145,7 @@ class RedisRevocationStore:
         self._fail_closed = settings.failure_mode == "closed"
         self._timeout = settings.redis_timeout
         self._heartbeat = heartbeat
+        self._heartbeat_timeout = max(self._timeout, MIN_HEARTBEAT_TIMEOUT)
         self._clock = clock
         self._list = RevocationList(clock=clock)
         # Writes may retry once on a dropped connection (they are idempotent); the subscriber
@@ -166,6 +171,10 @@ class RedisRevocationStore:
             socket_timeout=self._timeout,
             socket_connect_timeout=self._timeout,
             decode_responses=True,
+            # RESP2: with RESP3 (redis-py 8's default) the subscription's PONG comes back as a
+            # plain string that redis-py's pub/sub parser turns into a message of type "P",
+            # so the heartbeat never saw an answer and the sync kept failing closed.
+            protocol=2,
             retry=Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,)),
         )
 
@@ -373,18 +382,32 @@ class RedisRevocationStore:
         while not self._stop.is_set():
             message = pubsub.get_message(timeout=POLL_INTERVAL)
             now = time.monotonic()
-            if message is not None:
-                if message["type"] == "message":
-                    self._apply(message["data"])
-                elif message["type"] == "pong":
-                    ping_sent, next_ping = None, now + self._heartbeat
-            if ping_sent is not None and now - ping_sent > self._timeout:
-                raise RedisTimeoutError("no answer to the subscription's PING")
+            if message is not None and self._handle(message):
+                ping_sent, next_ping = None, now + self._heartbeat
+            if ping_sent is not None and now - ping_sent > self._heartbeat_timeout:
+                # Under CPU load this thread may not have run for a while (the GIL): the answer
+                # can be waiting in the socket. Only an answer that never arrived is an outage.
+                if not self._drain(pubsub):
+                    raise RedisTimeoutError("no answer to the subscription's PING")
+                ping_sent, next_ping = None, time.monotonic() + self._heartbeat
             if ping_sent is None and now >= next_ping:
                 pubsub.ping()
                 ping_sent = now
             if self._pending:
                 self._flush_pending()
+
+    def _handle(self, message: dict[str, Any]) -> bool:
+        """Apply a revocation event; True if the message was the answer to our PING."""
+        if message["type"] == "message":
+            self._apply(message["data"])
+        return message["type"] == "pong"
+
+    def _drain(self, pubsub: Any) -> bool:
+        """Handle every message already received, without waiting; True if a PONG was among them."""
+        pong = False
+        while (message := pubsub.get_message(timeout=0)) is not None:
+            pong = self._handle(message) or pong
+        return pong
 
     def _apply(self, data: str) -> None:
         try:
