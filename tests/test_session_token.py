@@ -279,3 +279,30 @@ def test_shorter_max_age_in_settings_shortens_existing_sessions(
 def test_mint_refuses_an_empty_sub(codec: SessionCodec) -> None:
     with pytest.raises(ValueError, match="sub"):
         codec.mint("", email=None, acr="a")
+
+
+@pytest.mark.parametrize(
+    "acr",
+    [
+        "urn:acr.login.gov:auth-only",
+        "urn:acr.login.gov:verified",
+        "http://idmanagement.gov/ns/assurance/ial/1",
+        "a",
+    ],
+)
+def test_acr_round_trips_and_login_gov_levels_are_stored_compactly(
+    codec: SessionCodec, acr: str
+) -> None:
+    value, _ = codec.mint("user-1", email=None, acr=acr)
+    assert codec.verify(value).acr == acr
+    stored = jwt.decode(value, options={"verify_signature": False})["acr"]
+    assert len(stored) <= len(acr)
+
+
+def test_a_realistic_session_cookie_is_small(codec: SessionCodec) -> None:
+    value, _ = codec.mint(
+        "5e1f2a3b-aaaa-4bbb-8ccc-0123456789ab",
+        email="jane.doe@agency.gov",
+        acr="urn:acr.login.gov:auth-only",
+    )
+    assert len("__Host-loginsite_session=") + len(value) < 460

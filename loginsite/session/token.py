@@ -21,12 +21,18 @@ from loginsite.settings import SessionKey
 
 TOKEN_TYPE = "loginsite+jwt"  # noqa: S105 - a JWT "typ", not a password
 ISSUER = "loginsite"
-AUDIENCE = "loginsite:session"
+AUDIENCE = "session"
+# login.gov's assurance levels share this prefix; the cookie carries "~" and what follows it.
+ACR_PREFIX = "urn:acr.login.gov:"
 ALGORITHM = "HS256"
 MAX_TOKEN_BYTES = 3800
 CACHE_SIZE = 10_000
 CLOCK_SKEW = 5  # seconds between app servers
 _REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti", "auth_time", "dl", "acr")
+
+
+def _compact_acr(acr: str) -> str:
+    return "~" + acr[len(ACR_PREFIX) :] if acr.startswith(ACR_PREFIX) else acr
 
 
 class InvalidSession(Exception):
@@ -153,7 +159,7 @@ class SessionCodec:
             "jti": token.session_id,
             "auth_time": token.signed_in_at,
             "dl": token.deadline,
-            "acr": token.acr,
+            "acr": _compact_acr(token.acr),
         }
         if token.email is not None:
             claims["email"] = token.email
@@ -239,7 +245,7 @@ class SessionCodec:
         return SessionToken(
             sub=sub,
             email=email,
-            acr=acr,
+            acr=ACR_PREFIX + acr[1:] if acr.startswith("~") else acr,
             signed_in_at=signed_in_at,
             deadline=deadline,
             session_id=jti,
