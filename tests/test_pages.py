@@ -219,3 +219,33 @@ def test_a_bug_is_a_friendly_500_page_and_a_log_line(
     assert "Traceback" not in response.text
     assert "RuntimeError" not in response.text
     assert "request.failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/%ff",
+        "/account/%ff",
+        "/static/%ff",
+        "/auth/login?next=%ff",
+        "/auth/login?level=%ff&locale=%fe",
+        "/auth/callback?state=%ff%fe",
+        "/auth/callback?error=%ff",
+        "/auth/signed-out?state=%ff",
+    ],
+)
+def test_undecodable_addresses_are_a_400_page_not_a_500(
+    testapp: webtest.TestApp, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = testapp.get(url, status=400)
+    assert "We could not read that address" in response.text
+    assert "request.undecodable" in caplog.text
+
+
+def test_undecodable_form_is_not_a_500(testapp: webtest.TestApp) -> None:
+    testapp.post(
+        "/auth/logout",
+        params=b"\xff\xfe=1",
+        content_type="application/x-www-form-urlencoded",
+        status=400,
+    )

@@ -85,6 +85,23 @@ def bad_csrf(exc: Any, request: Any) -> Any:
     )
 
 
+def undecodable(exc: Exception, request: Any) -> Any:
+    log.info("request.undecodable path=%r reason=%s", _raw_path(request), exc)
+    return error_page(
+        request,
+        400,
+        "We could not read that address",
+        "The web address or form contained characters this site cannot read. Check the "
+        "address, or go back to the home page.",
+        action=("Go to the home page", "/"),
+    )
+
+
+def _raw_path(request: Any) -> str:
+    """The path as received, for logs: ``request.path`` raises on bytes that are not UTF-8."""
+    return request.environ.get("PATH_INFO", "")[:200]
+
+
 def http_exception(exc: HTTPException, request: Any) -> Any:
     if exc.status_int < 400:
         return exc
@@ -99,8 +116,8 @@ def http_exception(exc: HTTPException, request: Any) -> Any:
 
 def server_error(exc: Exception, request: Any) -> Any:
     log.exception(
-        "request.failed path=%s request_id=%s",
-        request.path,
+        "request.failed path=%r request_id=%s",
+        _raw_path(request),
         request.environ.get("loginsite.request_id", "-"),
     )
     return error_page(
@@ -117,5 +134,6 @@ def includeme(config: Any) -> None:
     config.add_forbidden_view(forbidden)
     config.add_exception_view(bad_csrf, context=BadCSRFToken)
     config.add_exception_view(bad_csrf, context=BadCSRFOrigin)
+    config.add_exception_view(undecodable, context=UnicodeDecodeError)
     config.add_exception_view(http_exception, context=HTTPException)
     config.add_exception_view(server_error, context=Exception)

@@ -38,7 +38,7 @@ def security_headers_tween_factory(handler: Callable, registry: Any) -> Callable
         headers.setdefault("Content-Security-Policy", csp)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
-        path = request.path_info
+        path = request.environ.get("PATH_INFO", "")  # raw: may not even be valid UTF-8
         if path.startswith("/auth/"):
             headers["Referrer-Policy"] = "no-referrer"
         else:
