@@ -1,9 +1,13 @@
-"""A throwaway ``redis-server`` on a free loopback port, started and stopped by the benchmark."""
+"""A throwaway ``redis-server`` on a free loopback port: for the benchmark and the tests alike.
+
+Nothing is persisted: a restart comes back empty, like a Redis without persistence after a crash.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -15,6 +19,10 @@ import redis
 START_TIMEOUT = 10.0
 
 
+class RedisServerError(RuntimeError):
+    """redis-server is missing or would not start; the message says why."""
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -22,18 +30,20 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """``with RedisServer() as server: server.url``; nothing is persisted."""
+    """``with RedisServer() as server: server.url``; ``stop()``/``start()`` restart it on the
+    same port, ``pause()``/``resume()`` freeze it with the connections left open."""
 
-    def __init__(self, *, cpus: set[int] | None = None) -> None:
+    def __init__(self, *, workdir: Path | None = None, cpus: set[int] | None = None) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
-            raise RuntimeError(
+            raise RedisServerError(
                 "redis-server is not installed: run `make system-deps` "
                 "(Debian/Ubuntu: apt-get install redis-server)"
             )
         self._executable = executable
         self._cpus = cpus
-        self._workdir = Path(tempfile.mkdtemp(prefix="loginsite-bench-redis-"))
+        self._own_workdir = workdir is None
+        self._workdir = workdir or Path(tempfile.mkdtemp(prefix="loginsite-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -45,32 +55,67 @@ class RedisServer:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def client(self) -> redis.Redis:
+        """A plain client for looking at what Redis holds (strings, not bytes)."""
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5
+        )
+
     def start(self) -> RedisServer:
-        for _ in range(5):  # the free port may be taken between probing and binding
-            self.port = free_port()
+        """Start the server; on the same port as before after a :meth:`stop`."""
+        if self.running:
+            return self
+        # A fresh free port may be taken between probing and binding: try a few.
+        attempts = 1 if self.port else 5
+        for attempt in range(attempts):
+            if not self.port or attempt:
+                self.port = free_port()
             if self._try_start():
                 if self._cpus and hasattr(os, "sched_setaffinity"):
-                    os.sched_setaffinity(self._process.pid, self._cpus)
+                    os.sched_setaffinity(self._process.pid, self._cpus)  # type: ignore[union-attr]
                 return self
-        log = (self._workdir / "redis.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"redis-server did not start:\n{log}")
+        raise RedisServerError(f"redis-server did not start on port {self.port}:\n{self._log()}")
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        """Stop the server (clients see the connection drop); its data is gone."""
+        if self._process is None:
+            return
+        self._process.send_signal(signal.SIGCONT)  # in case it was paused
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and nothing answers, like a
+        network partition. :meth:`resume` thaws it."""
+        if self._process is None:
+            raise RedisServerError("the server is not running")
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is None:
+            raise RedisServerError("the server is not running")
+        self._process.send_signal(signal.SIGCONT)
+
+    def close(self) -> None:
+        """Stop the server and remove what it left behind."""
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
     def _try_start(self) -> bool:
         options = {
@@ -102,7 +147,9 @@ class RedisServer:
                     time.sleep(0.02)
         finally:
             probe.close()
-        self._process.kill()
-        self._process.wait()
-        self._process = None
+        self.stop()
         return False
+
+    def _log(self) -> str:
+        path = self._workdir / "redis.log"
+        return path.read_text(errors="replace")[-2000:] if path.exists() else "(no log)"
