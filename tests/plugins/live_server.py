@@ -36,13 +36,20 @@ class LiveServer:
         Closing only the listener would leave keep-alive connections in waitress's socket map,
         and its loop runs until that map is empty.
         """
-        server = self._server
-        if server is None:
+        server, self._server = self._server, None
+        if server is None:  # never started, or already stopped
             self._sock.close()
             return
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            try:
+                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            except OSError:
+                pass  # the loop has already let go of its trigger: close from here below
+            else:
+                thread.join(timeout=5)
+        if thread is None or not thread.is_alive():
+            wasyncore.close_all(server._map, ignore_all=True)
         server.task_dispatcher.shutdown()
 
 
