@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.inprocess import Headers
-from benchmarks.redis_server import free_port
+from benchmarks.redis_server import free_port, terminate
 from benchmarks.variants import BenchConfig
 
 CONFIG_ENV = "LOGINSITE_BENCH_CONFIG"
@@ -93,13 +93,7 @@ class Server:
         return self.log_path.read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         if not os.environ.get("LOGINSITE_BENCH_KEEP_LOGS"):
             self.log_path.unlink(missing_ok=True)
 

@@ -23,6 +23,18 @@ class RedisServerError(RuntimeError):
     """redis-server is missing or would not start; the message says why."""
 
 
+def terminate(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Ask a child process to stop, and kill it if it will not."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -85,12 +97,7 @@ class RedisServer:
         if self._process is None:
             return
         self._process.send_signal(signal.SIGCONT)  # in case it was paused
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        terminate(self._process)
         self._process = None
 
     def pause(self) -> None:

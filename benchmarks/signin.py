@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pyramid.request import Request
 
-from benchmarks.redis_server import free_port
+from benchmarks.redis_server import free_port, terminate
 from benchmarks.variants import EMAIL
 
 CLIENT_ID = "urn:gov:gsa:openidconnect.profiles:sp:sso:bench:loginsite"
@@ -114,13 +114,7 @@ class _Provider:
         raise RuntimeError(f"the provider did not start:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
 
 def _cookies(headers: list[tuple[str, str]]) -> dict[str, str]:
