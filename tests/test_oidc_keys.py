@@ -12,23 +12,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from loginsite.oidc import InvalidIdToken, ProviderError, ProviderKeys, ProviderTimeout
 from loginsite.oidc.keys import usable_signing_keys
+from tests.plugins.clock import FakeClock
 from tests.plugins.oidc_provider import TestProvider, public_jwk
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_700_000_000.0)
 
 
 @pytest.fixture

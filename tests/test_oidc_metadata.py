@@ -15,23 +15,13 @@ from loginsite.oidc import (
     ProviderUnavailable,
     discovery_url,
 )
+from tests.plugins.clock import FakeClock
 from tests.plugins.oidc_provider import REMOVE, TestProvider
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_700_000_000.0)
 
 
 def make_cache(

@@ -6,28 +6,15 @@ import base64
 import hashlib
 import json
 import secrets
-import time
 
 import jwt
 import pytest
 
 from loginsite.oidc import LoginTransaction, TransactionJar, sanitize_next
+from tests.plugins.clock import FakeClock
 
 KEY_1 = ("t1", secrets.token_bytes(32))
 KEY_2 = ("t2", secrets.token_bytes(32))
-
-
-class FakeClock:
-    """Starts at the real time: the cookie's own exp is checked against the wall clock."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -26,21 +26,14 @@ from loginsite.settings import (
     SessionKey,
     SessionSettings,
 )
+from tests.plugins.clock import FakeClock
 
 NOW = 1_700_000_000
 
 
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(NOW)
 
 
 # -- RevocationList ----------------------------------------------------------------------------

@@ -18,16 +18,9 @@ from pyramid.request import Request
 from loginsite.revocation.memory import MemoryRevocationStore
 from loginsite.session import InvalidSession, SessionCodec, SessionSecurityPolicy
 from loginsite.settings import SessionKey, SessionSettings
+from tests.plugins.clock import FakeClock
 
 NOW = 1_790_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now: float = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _b64(data: bytes) -> str:
@@ -35,8 +28,8 @@ def _b64(data: bytes) -> str:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
 @pytest.fixture

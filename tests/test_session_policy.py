@@ -16,16 +16,9 @@ from zope.interface.verify import verifyClass
 from loginsite.session import SessionSecurityPolicy
 from loginsite.session.policy import CookieTooLarge
 from loginsite.settings import SessionKey, SessionSettings
+from tests.plugins.clock import FakeClock
 
 NOW = 1_790_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def whoami(request):
@@ -63,8 +56,8 @@ def host_app(policy: SessionSecurityPolicy) -> webtest.TestApp:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
 @pytest.fixture
@@ -79,7 +72,7 @@ def session_settings() -> SessionSettings:
 
 
 @pytest.fixture
-def policy(session_settings: SessionSettings, clock: Clock) -> SessionSecurityPolicy:
+def policy(session_settings: SessionSettings, clock: FakeClock) -> SessionSecurityPolicy:
     return SessionSecurityPolicy(session_settings, None, clock=clock)
 
 
@@ -138,7 +131,7 @@ def test_permissions_follow_the_acl(app: webtest.TestApp) -> None:
     app.get("/secret", status=403)
 
 
-def test_steady_state_request_sets_no_cookie(app: webtest.TestApp, clock: Clock) -> None:
+def test_steady_state_request_sets_no_cookie(app: webtest.TestApp, clock: FakeClock) -> None:
     app.get("/sign-in")
     clock.now += 10
     response = app.get("/whoami")
@@ -146,7 +139,7 @@ def test_steady_state_request_sets_no_cookie(app: webtest.TestApp, clock: Clock)
     assert set_cookies(response) == []
 
 
-def test_renewal_after_a_quarter_of_the_idle_window(app: webtest.TestApp, clock: Clock) -> None:
+def test_renewal_after_a_quarter_of_the_idle_window(app: webtest.TestApp, clock: FakeClock) -> None:
     app.get("/sign-in")
     clock.now += 300
     response = app.get("/whoami")
@@ -157,7 +150,7 @@ def test_renewal_after_a_quarter_of_the_idle_window(app: webtest.TestApp, clock:
 
 
 def test_idle_timeout_makes_the_request_anonymous_and_clears_the_cookie(
-    app: webtest.TestApp, clock: Clock, caplog: pytest.LogCaptureFixture
+    app: webtest.TestApp, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     app.get("/sign-in")
     token = app.cookies["sess"]
@@ -172,7 +165,7 @@ def test_idle_timeout_makes_the_request_anonymous_and_clears_the_cookie(
     assert token not in caplog.text
 
 
-def test_absolute_deadline_stops_renewal(app: webtest.TestApp, clock: Clock) -> None:
+def test_absolute_deadline_stops_renewal(app: webtest.TestApp, clock: FakeClock) -> None:
     app.get("/sign-in")
     for _ in range(100):
         clock.now += 800
@@ -202,7 +195,7 @@ def test_bad_cookies_are_anonymous_and_cleared(app: webtest.TestApp, value: str)
 
 
 def test_forget_clears_the_cookie_and_cancels_a_planned_renewal(
-    app: webtest.TestApp, clock: Clock
+    app: webtest.TestApp, clock: FakeClock
 ) -> None:
     app.get("/sign-in")
     clock.now += 600  # a renewal is due on this request
@@ -213,7 +206,7 @@ def test_forget_clears_the_cookie_and_cancels_a_planned_renewal(
 
 
 def test_rotation_reissues_an_old_key_token_under_the_current_key(
-    session_settings: SessionSettings, clock: Clock
+    session_settings: SessionSettings, clock: FakeClock
 ) -> None:
     old_only = SessionSettings(**{**session_settings.__dict__, "keys": session_settings.keys[1:]})
     old_app = host_app(SessionSecurityPolicy(old_only, None, clock=clock))
@@ -229,7 +222,7 @@ def test_rotation_reissues_an_old_key_token_under_the_current_key(
 
 
 def test_revocation_store_refusal_clears_the_cookie(
-    session_settings: SessionSettings, clock: Clock
+    session_settings: SessionSettings, clock: FakeClock
 ) -> None:
     class Revoked:
         def is_revoked(self, session_id: str, sub: str, signed_in_at: int) -> bool:
@@ -243,7 +236,7 @@ def test_revocation_store_refusal_clears_the_cookie(
 
 
 def test_unavailable_revocation_list_is_anonymous_but_keeps_the_cookie(
-    session_settings: SessionSettings, clock: Clock
+    session_settings: SessionSettings, clock: FakeClock
 ) -> None:
     class Broken:
         def is_revoked(self, session_id: str, sub: str, signed_in_at: int) -> bool:

@@ -17,16 +17,9 @@ from loginsite.session.token import (
     SessionCodec,
 )
 from loginsite.settings import SessionKey
+from tests.plugins.clock import FakeClock
 
 NOW = 1_790_000_000
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def key(kid: str) -> SessionKey:
@@ -34,8 +27,8 @@ def key(kid: str) -> SessionKey:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
 @pytest.fixture
@@ -44,7 +37,7 @@ def ring() -> list[SessionKey]:
 
 
 @pytest.fixture
-def codec(ring: list[SessionKey], clock: Clock) -> SessionCodec:
+def codec(ring: list[SessionKey], clock: FakeClock) -> SessionCodec:
     return SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
 
 
@@ -62,7 +55,7 @@ def sign(
     return jwt.encode(claims, secret, algorithm=alg, headers=headers)
 
 
-def test_mint_and_verify_round_trip(codec: SessionCodec, clock: Clock) -> None:
+def test_mint_and_verify_round_trip(codec: SessionCodec, clock: FakeClock) -> None:
     value, minted = codec.mint("user-1", email="a@example.gov", acr="urn:acr.login.gov:verified")
     token = codec.verify(value)
     assert token == minted
@@ -95,7 +88,7 @@ def test_session_id_has_at_least_128_random_bits(codec: SessionCodec) -> None:
     assert len(base64.urlsafe_b64decode(token.session_id + "==")) >= 16
 
 
-def test_idle_timeout(codec: SessionCodec, clock: Clock) -> None:
+def test_idle_timeout(codec: SessionCodec, clock: FakeClock) -> None:
     value, _ = codec.mint("user-1", email=None, acr="a")
     clock.now = NOW + 899
     codec.verify(value)
@@ -105,7 +98,7 @@ def test_idle_timeout(codec: SessionCodec, clock: Clock) -> None:
 
 
 def test_renewal_slides_the_idle_window_but_never_past_the_deadline(
-    codec: SessionCodec, clock: Clock
+    codec: SessionCodec, clock: FakeClock
 ) -> None:
     value, token = codec.mint("user-1", email=None, acr="a")
     assert not codec.needs_renewal(token)
@@ -124,7 +117,7 @@ def test_renewal_slides_the_idle_window_but_never_past_the_deadline(
         codec.verify(value)
 
 
-def test_renewal_is_not_needed_on_every_request(codec: SessionCodec, clock: Clock) -> None:
+def test_renewal_is_not_needed_on_every_request(codec: SessionCodec, clock: FakeClock) -> None:
     _, token = codec.mint("user-1", email=None, acr="a")
     clock.now = NOW + codec.renew_after - 1
     assert not codec.needs_renewal(token)
@@ -132,7 +125,7 @@ def test_renewal_is_not_needed_on_every_request(codec: SessionCodec, clock: Cloc
     assert codec.needs_renewal(token)
 
 
-def test_renewal_keeps_the_session_id(codec: SessionCodec, clock: Clock) -> None:
+def test_renewal_keeps_the_session_id(codec: SessionCodec, clock: FakeClock) -> None:
     _, token = codec.mint("user-1", email=None, acr="a")
     clock.now = NOW + 300
     _, renewed = codec.renew(token)
@@ -140,7 +133,7 @@ def test_renewal_keeps_the_session_id(codec: SessionCodec, clock: Clock) -> None
 
 
 def test_absolute_deadline_even_with_a_fresh_idle_window(
-    ring: list[SessionKey], clock: Clock
+    ring: list[SessionKey], clock: FakeClock
 ) -> None:
     codec = SessionCodec(ring, idle_timeout=900, max_age=1000, clock=clock)
     value, token = codec.mint("user-1", email=None, acr="a")
@@ -153,7 +146,7 @@ def test_absolute_deadline_even_with_a_fresh_idle_window(
 
 
 def test_token_from_an_older_key_verifies_and_is_moved_to_the_current_key(
-    ring: list[SessionKey], clock: Clock
+    ring: list[SessionKey], clock: FakeClock
 ) -> None:
     old_codec = SessionCodec([ring[1]], idle_timeout=900, max_age=43200, clock=clock)
     value, _ = old_codec.mint("user-1", email=None, acr="a")
@@ -166,7 +159,7 @@ def test_token_from_an_older_key_verifies_and_is_moved_to_the_current_key(
     assert jwt.get_unverified_header(renewed_value)["kid"] == "new"
 
 
-def test_key_removed_from_the_ring_fails(ring: list[SessionKey], clock: Clock) -> None:
+def test_key_removed_from_the_ring_fails(ring: list[SessionKey], clock: FakeClock) -> None:
     codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
     old_codec = SessionCodec([ring[1]], idle_timeout=900, max_age=43200, clock=clock)
     value, _ = old_codec.mint("user-1", email=None, acr="a")
@@ -238,7 +231,7 @@ def test_tampered_payload_is_refused(codec: SessionCodec) -> None:
 
 
 def test_cache_never_admits_what_verification_would_refuse(
-    ring: list[SessionKey], clock: Clock
+    ring: list[SessionKey], clock: FakeClock
 ) -> None:
     codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
     value, _ = codec.mint("user-1", email=None, acr="a")
@@ -256,7 +249,7 @@ def test_cache_never_admits_what_verification_would_refuse(
         codec.verify(value)  # the cached entry is still held to the clock
 
 
-def test_cache_is_bounded(ring: list[SessionKey], clock: Clock) -> None:
+def test_cache_is_bounded(ring: list[SessionKey], clock: FakeClock) -> None:
     codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock, cache_size=3)
     values = [codec.mint(f"user-{i}", email=None, acr="a")[0] for i in range(10)]
     for value in values:
@@ -267,7 +260,7 @@ def test_cache_is_bounded(ring: list[SessionKey], clock: Clock) -> None:
 
 
 def test_shorter_max_age_in_settings_shortens_existing_sessions(
-    ring: list[SessionKey], clock: Clock
+    ring: list[SessionKey], clock: FakeClock
 ) -> None:
     long_codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
     value, _ = long_codec.mint("user-1", email=None, acr="a")
