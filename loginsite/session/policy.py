@@ -48,13 +48,15 @@ class CookieTooLarge(ValueError):
 
 
 class _ResponsePlan:
-    """What the response of one request must do with the session cookie."""
+    """The Set-Cookie the response of one request owes the session (a renewal or a clearing).
 
-    __slots__ = ("final", "headers")
+    remember() and forget() empty it: the headers they return are the last word.
+    """
+
+    __slots__ = ("headers",)
 
     def __init__(self) -> None:
         self.headers: list[tuple[str, str]] = []
-        self.final = False  # remember()/forget() decided; no renewal or clearing on top
 
 
 def cookie_value(environ: dict[str, Any], name: str) -> str | None:
@@ -72,6 +74,17 @@ def cookie_value(environ: dict[str, Any], name: str) -> str | None:
                 value = value[1:-1]
             return value
     return None
+
+
+def _log_refusal(request: Request, reason: str, sub: str, level: int = logging.INFO) -> None:
+    """Why a presented session was not accepted; never the token itself."""
+    log.log(
+        level,
+        "session.refused reason=%s sub=%s request_id=%s",
+        reason,
+        sub,
+        request.environ.get("loginsite.request_id", "-"),
+    )
 
 
 @implementer(ISecurityPolicy)
@@ -130,16 +143,12 @@ class SessionSecurityPolicy:
         """Start a brand-new session; a cookie that existed before sign-in is never reused."""
         value, token = self.codec.mint(userid, email=email, acr=acr)
         headers = [("Set-Cookie", self._set_cookie(value, token))]
-        plan = self._plan(request)
-        plan.final = True
-        plan.headers = []
+        self._plan(request).headers = []
         self._identity_cache.set(request, token)
         return headers
 
     def forget(self, request: Request, **kw: Any) -> list[tuple[str, str]]:
-        plan = self._plan(request)
-        plan.final = True
-        plan.headers = []
+        self._plan(request).headers = []
         self._identity_cache.set(request, None)
         return [("Set-Cookie", self._delete_cookie())]
 
@@ -168,11 +177,8 @@ class SessionSecurityPolicy:
             except Exception as exc:  # fail closed on any trouble with the store
                 # The list cannot be trusted right now: anonymous, but keep the cookie so the
                 # session comes back when the list does.
-                log.warning(
-                    "session.refused reason=%s sub=%s",
-                    f"revocation list unavailable ({type(exc).__name__})",
-                    token.sub,
-                )
+                reason = f"revocation list unavailable ({type(exc).__name__})"
+                _log_refusal(request, reason, token.sub, level=logging.WARNING)
                 request.environ[SESSION_UNVERIFIABLE] = True
                 return None
             if revoked:
@@ -185,12 +191,8 @@ class SessionSecurityPolicy:
         return token
 
     def _refuse(self, request: Request, plan: _ResponsePlan, reason: str, sub: str = "-") -> None:
-        log.info(
-            "session.refused reason=%s sub=%s request_id=%s",
-            reason,
-            sub,
-            request.environ.get("loginsite.request_id", "-"),
-        )
+        """Anonymous, and the response deletes the cookie."""
+        _log_refusal(request, reason, sub)
         plan.headers = [("Set-Cookie", self._delete_cookie())]
 
     def _plan(self, request: Request) -> _ResponsePlan:
@@ -210,9 +212,7 @@ class SessionSecurityPolicy:
             vary = response.vary or ()
             if "Cookie" not in vary:
                 response.vary = (*vary, "Cookie")
-        if plan.headers and not plan.final:
-            for name, value in plan.headers:
-                response.headerlist.append((name, value))
+        headerlist.extend(plan.headers)
 
     def _set_cookie(self, value: str, token: SessionToken) -> str:
         max_age = max(0, token.expires_at - int(self.codec.clock()))
