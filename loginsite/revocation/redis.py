@@ -24,8 +24,9 @@ Failure modes, while the sync is broken or not yet established:
 
 * ``closed`` (the default): :meth:`~RedisRevocationStore.is_revoked` raises
   :class:`~loginsite.revocation.store.RevocationUnavailable`; the policy then treats the request
-  as anonymous (without clearing the cookie) until the sync is back. A Redis outage signs
-  everybody out for its duration, but a revoked cookie is never accepted.
+  as anonymous without clearing the cookie, and pages that need sign-in answer 503 until the
+  sync is back. A Redis outage locks everybody out for its duration, but a revoked cookie is
+  never accepted.
 * ``open``: it answers from the last known list. Users stay signed in through the outage, but a
   session revoked on another server during the outage may still be accepted here until the sync
   is back.
