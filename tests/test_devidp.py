@@ -766,7 +766,6 @@ def test_refuses_to_load_with_another_issuer(
 # -- the app's own client, unchanged, against the provider ----------------------------------
 
 
-@pytest.mark.usefixtures("app_client_closed")
 def test_the_app_signs_in_and_out_through_the_provider(idp: Idp, browser: Browser) -> None:
     start = browser.get(idp.url + "/auth/login", {"next": "/account"})
     assert start.status_code == 303
@@ -800,16 +799,3 @@ def test_the_app_signs_in_and_out_through_the_provider(idp: Idp, browser: Browse
     assert done.headers["Location"].startswith(idp.post_logout_redirect_uri + "?state=")
     assert browser.get(done.headers["Location"]).status_code == 200
     assert browser.get(idp.url + "/account").status_code != 200
-
-
-@pytest.fixture
-def app_client_closed(idp: Idp) -> Iterator[None]:
-    """Afterwards, close the app's keep-alive connection to the provider if we can find it.
-
-    An open connection keeps the test server running until its 5-second shutdown timeout.
-    """
-    yield
-    flow = idp.app.registry.get("loginsite.oidc_client")
-    http = getattr(getattr(flow, "client", None), "_http", None)
-    if isinstance(http, requests.Session):
-        http.close()

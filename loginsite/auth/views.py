@@ -31,7 +31,7 @@ from loginsite.web.errors import error_page
 
 log = logging.getLogger(__name__)
 
-CLIENT_KEY = "loginsite.oidc_client"
+FLOW_KEY = "loginsite.sign_in_flow"
 LOGOUT_STATE_TTL = 600
 
 
@@ -61,7 +61,7 @@ class SignInFlow:
 
 
 def _flow(request: Any) -> SignInFlow:
-    return request.registry[CLIENT_KEY]
+    return request.registry[FLOW_KEY]
 
 
 def _request_id(request: Any) -> str:
@@ -206,7 +206,7 @@ def signed_out(context: Auth, request: Any) -> Any:
 
 
 def includeme(config: Any) -> None:
-    config.registry[CLIENT_KEY] = SignInFlow(config.registry)
+    config.registry[FLOW_KEY] = SignInFlow(config.registry)
     config.add_view(login, context=Auth, name="login", request_method="GET")
     config.add_view(callback, context=Auth, name="callback", request_method="GET")
     config.add_view(logout_form, context=Auth, name="logout", request_method="GET")

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from loginsite.auth.views import CLIENT_KEY
 from tests.plugins.clock import FakeClock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -207,9 +206,11 @@ class LiveApp:
 @pytest.fixture
 def live_devidp_app(
     live_server: Callable[[], Any], make_app: Callable[..., Any], tmp_path: Path
-) -> Iterator[Callable[..., LiveApp]]:
-    """Build and serve the app with the development provider; call it with setting overrides."""
-    apps: list[LiveApp] = []
+) -> Callable[..., LiveApp]:
+    """Build and serve the app with the development provider; call it with setting overrides.
+
+    ``live_server`` stops every server it made, open keep-alive connections included.
+    """
 
     def start(**overrides: str) -> LiveApp:
         server = live_server()
@@ -223,11 +224,6 @@ def live_devidp_app(
             }
         )
         server.start(app)
-        apps.append(LiveApp(server.url, app))
-        return apps[-1]
+        return LiveApp(server.url, app)
 
-    yield start
-    for live in apps:
-        # The app's OIDC client keeps a connection to its own provider alive; close it so the
-        # server's loop can stop at once instead of waiting out its join timeout.
-        live.app.registry[CLIENT_KEY].client._http.close()
+    return start
