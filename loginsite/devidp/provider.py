@@ -320,8 +320,11 @@ class DevProvider:
 
     # -- authorization ---------------------------------------------------------------------
 
-    def validate_authorization_request(self, params: Mapping[str, str]) -> AuthorizationRequest:
-        """Check an authorization request; raises :class:`ErrorPage` or :class:`RedirectError`."""
+    def _registered_client(
+        self, params: Mapping[str, str], uri_param: str, registered_uri: str, title: str
+    ) -> tuple[str, str]:
+        """The client_id and a URI, both exactly as registered, or an error page (login.gov
+        never redirects to an unregistered client or URI)."""
         client_id = params.get("client_id", "")
         if client_id != self.client_id:
             raise ErrorPage(
@@ -329,13 +332,20 @@ class DevProvider:
                 f"client_id {client_id!r} is not registered with this provider. The app is "
                 f"registered as {self.client_id!r}.",
             )
-        redirect_uri = params.get("redirect_uri", "")
-        if redirect_uri != self.redirect_uri:
+        uri = params.get(uri_param, "")
+        if uri != registered_uri:
             raise ErrorPage(
-                "Redirect URI not registered",
-                f"redirect_uri {redirect_uri!r} is not registered for this app; the "
-                f"registered one is {self.redirect_uri!r}.",
+                title,
+                f"{uri_param} {uri!r} is not registered for this app; the registered one is "
+                f"{registered_uri!r}.",
             )
+        return client_id, uri
+
+    def validate_authorization_request(self, params: Mapping[str, str]) -> AuthorizationRequest:
+        """Check an authorization request; raises :class:`ErrorPage` or :class:`RedirectError`."""
+        client_id, redirect_uri = self._registered_client(
+            params, "redirect_uri", self.redirect_uri, "Redirect URI not registered"
+        )
         state = params.get("state", "")
 
         def bad(description: str) -> RedirectError:
@@ -588,19 +598,12 @@ class DevProvider:
                 "login.gov no longer accepts id_token_hint (since October 2022): send "
                 "client_id, post_logout_redirect_uri and state instead.",
             )
-        client_id = params.get("client_id", "")
-        if client_id != self.client_id:
-            raise ErrorPage(
-                "Unknown service provider",
-                f"client_id {client_id!r} is not registered with this provider.",
-            )
-        uri = params.get("post_logout_redirect_uri", "")
-        if uri != self.post_logout_redirect_uri:
-            raise ErrorPage(
-                "Sign-out redirect URI not registered",
-                f"post_logout_redirect_uri {uri!r} is not registered for this app; the "
-                f"registered one is {self.post_logout_redirect_uri!r}.",
-            )
+        client_id, uri = self._registered_client(
+            params,
+            "post_logout_redirect_uri",
+            self.post_logout_redirect_uri,
+            "Sign-out redirect URI not registered",
+        )
         state = params.get("state", "")
         if len(state) < MIN_STATE_LENGTH:
             raise ErrorPage(
