@@ -141,7 +141,7 @@ def wrk_command(port: int, cookie: str | None, duration: int, *, pin: bool) -> l
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed: run `make system-deps` (apt-get install wrk)")
-    argv = [wrk, "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency"]
+    argv = [wrk, "-t1", f"-c{os.environ.get('BENCH_CONNS', CONNECTIONS)}", f"-d{duration}s", "--latency"]
     if cookie:
         argv += ["-H", f"Cookie: {cookie}"]
     argv.append(f"http://127.0.0.1:{port}/whoami")
@@ -241,8 +241,28 @@ def serve(name: str, port: int) -> None:
     # waitress warns on every queued request under load: logging that would cost more than the
     # request itself.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    if os.environ.get("BENCH_PATCH") == "novary":
+        from loginsite.session.policy import SessionSecurityPolicy
+        def _apply(self, request, response):
+            response.headerlist.extend(request.environ["loginsite.session.state"].headers)
+        SessionSecurityPolicy._apply_plan = _apply
     app = build(name, BenchConfig.from_json(os.environ[CONFIG_ENV]))
-    waitress.serve(app, host="127.0.0.1", port=port, threads=SERVER_THREADS, _quiet=True)
+    if os.environ.get("BENCH_APPCPU"):
+        import atexit, signal, threading
+        inner = app
+        stats = [0, 0]
+        def app(environ, start_response):
+            t0 = time.thread_time_ns()
+            body = inner(environ, start_response)
+            stats[0] += time.thread_time_ns() - t0
+            stats[1] += 1
+            return body
+        def report(*a):
+            with open(os.environ["BENCH_APPCPU"], "a") as f:
+                f.write(f"{name} {stats[0] / max(1, stats[1]) / 1000:.2f} {stats[1]}\n")
+            os._exit(0)
+        signal.signal(signal.SIGTERM, report)
+    waitress.serve(app, host="127.0.0.1", port=port, threads=int(os.environ.get("BENCH_THREADS", SERVER_THREADS)), _quiet=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ checks can prove a revoked session is refused.
 
 from __future__ import annotations
 
+import datetime
 import json
 import secrets
 import time
@@ -25,6 +26,8 @@ from pyramid.security import remember
 from pyramid.session import SignedCookieSessionFactory
 from zope.interface import implementer
 
+from loginsite.keys import new_session_key_entry
+
 WSGIApp = Callable[..., Any]
 
 #: A realistic login.gov identity: a UUID ``sub`` and a ~30-character email.
@@ -37,8 +40,15 @@ ANONYMOUS = "-"
 class BenchConfig:
     """What every variant's app is built from; JSON-able, so a server subprocess gets the same."""
 
+    #: Two keys named as ``loginsite-keygen`` names them (the kid is in every cookie): today's
+    #: signs, one from 90 days ago still verifies.
     session_keys: str = field(
-        default_factory=lambda: f"k1:{secrets.token_urlsafe(32)} k0:{secrets.token_urlsafe(32)}"
+        default_factory=lambda: " ".join(
+            (
+                new_session_key_entry(),
+                new_session_key_entry(datetime.date.today() - datetime.timedelta(days=90)),
+            )
+        )
     )
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     redis_url: str | None = None
@@ -242,14 +252,14 @@ def redis_session_app(cfg: BenchConfig) -> WSGIApp:
 
 # 5. The naive JWT design: PyJWT's jwt.decode (HS256, every claim required) on every request.
 
-REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "auth_time", "dl", "acr"]
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "sit", "dl", "acr"]
 
 
 @implementer(ISecurityPolicy)
 class NaiveJWTPolicy:
     """The same token as loginsite's (minted by its codec), verified from scratch every time."""
 
-    cookie_name = "__Host-loginsite_session"
+    cookie_name = "__Host-loginsite"
 
     def __init__(self, cfg: BenchConfig) -> None:
         from loginsite.session import SessionCodec
@@ -260,7 +270,7 @@ class NaiveJWTPolicy:
         self.codec = SessionCodec(keys[:1], idle_timeout=900, max_age=43200)
 
     def identity(self, request: Any) -> Any:
-        from loginsite.session.token import AUDIENCE, ISSUER
+        from loginsite.session.token import AUDIENCE, ISSUER, unpack_sub
 
         value = request.cookies.get(self.cookie_name)
         if value is None:
@@ -276,7 +286,7 @@ class NaiveJWTPolicy:
             )
         except jwt.PyJWTError:
             return None
-        return claims["sub"]
+        return unpack_sub(claims["sub"])
 
     def authenticated_userid(self, request: Any) -> Any:
         return self.identity(request)

@@ -110,9 +110,12 @@ def certificate_matches_key(certificate: x509.Certificate, key: rsa.RSAPrivateKe
 
 
 def new_session_key_entry(today: datetime.date | None = None) -> str:
-    """``KID:SECRET``: kid ``s`` + today's date, secret 32 random bytes base64url."""
+    """``KID:SECRET``: kid ``s`` + today's date as YYMMDD, secret 32 random bytes base64url.
+
+    The kid rides in every session cookie: short, yet it still tells an operator the key's age.
+    """
     today = today or datetime.datetime.now(datetime.UTC).date()
-    return f"s{today:%Y%m%d}:{secrets.token_urlsafe(32)}"
+    return f"s{today:%y%m%d}:{secrets.token_urlsafe(32)}"
 
 
 def _write_new_file(path: Path, data: bytes | str, mode: int) -> None:

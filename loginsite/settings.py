@@ -58,7 +58,7 @@ class SessionSettings:
     keys: tuple[SessionKey, ...]
     idle_timeout: int = 900
     max_age: int = 43200
-    cookie_name: str = "loginsite_session"
+    cookie_name: str = "loginsite"
     secure: bool = True
 
     @property
@@ -248,7 +248,7 @@ def session_settings(raw: RawSettings) -> SessionSettings:
             "loginsite.session.idle_timeout",
             f"({idle}) cannot be longer than loginsite.session.max_age ({max_age})",
         )
-    cookie_name = raw.get("loginsite.session.cookie_name") or "loginsite_session"
+    cookie_name = raw.get("loginsite.session.cookie_name") or "loginsite"
     if not re.match(r"^[A-Za-z0-9_-]{1,64}$", cookie_name) or cookie_name.startswith("__"):
         raise SettingsError(
             "loginsite.session.cookie_name",

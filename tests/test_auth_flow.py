@@ -19,7 +19,7 @@ from loginsite.settings import ACR_VERIFIED
 from tests.plugins.oidc_provider import REMOVE, TestProvider
 
 PUBLIC_URL = "https://app.example.test"
-SESSION_COOKIE = "__Host-loginsite_session"
+SESSION_COOKIE = "__Host-loginsite"
 TXN_COOKIE = "__Host-loginsite_signin"
 
 

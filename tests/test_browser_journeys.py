@@ -17,7 +17,7 @@ from tests.plugins.browser import LiveApp, axe_check, axe_violations, screenshot
 
 ALICE = "alice@example.gov"
 BOB = "bob@example.gov"
-SESSION_COOKIE = "loginsite_session"
+SESSION_COOKIE = "loginsite"
 PROVIDER_SIGN_IN = "/_devidp/openid_connect/authorize"
 
 

@@ -98,10 +98,10 @@ def test_tampered_cookie_on_a_page_is_anonymous_not_an_error(
     testapp: webtest.TestApp, sign_in: Callable[..., str]
 ) -> None:
     value = sign_in()
-    testapp.set_cookie("loginsite_session", value[:-4] + "AAAA")
+    testapp.set_cookie("loginsite", value[:-4] + "AAAA")
     response = testapp.get("/")
     assert "Sign in with" in response.text
-    assert any(c.startswith("loginsite_session=;") for c in response.headers.getall("Set-Cookie"))
+    assert any(c.startswith("loginsite=;") for c in response.headers.getall("Set-Cookie"))
 
 
 def test_undecodable_cookie_header_is_not_a_500(testapp: webtest.TestApp) -> None:
@@ -200,7 +200,7 @@ def test_signed_in_user_without_the_permission_gets_a_403_page(app_with_test_vie
 
     policy = app_with_test_views.app.registry.getUtility(ISecurityPolicy)
     value, _ = policy.codec.mint("sub-1", email="a@example.gov", acr="urn:acr.login.gov:verified")
-    app_with_test_views.set_cookie("loginsite_session", value)
+    app_with_test_views.set_cookie("loginsite", value)
     response = app_with_test_views.get("/staff", status=403)
     assert "You do not have access to this page" in response.text
     assert response.html.find("a", href="/account") is not None

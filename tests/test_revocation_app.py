@@ -13,7 +13,7 @@ from pyramid.interfaces import ISecurityPolicy
 
 from loginsite.revocation import get_revocation_store, revoke_session
 
-COOKIE = "loginsite_session"
+COOKIE = "loginsite"
 pytestmark = pytest.mark.redis
 
 

@@ -16,7 +16,8 @@ from loginsite.session.token import (
     InvalidSession,
     SessionCodec,
 )
-from loginsite.settings import SessionKey
+from loginsite.keys import new_session_key_entry
+from loginsite.settings import SessionKey, SessionSettings
 from tests.plugins.clock import FakeClock
 
 NOW = 1_790_000_000
@@ -197,12 +198,19 @@ def _b64(data: bytes) -> str:
         (lambda c, r: sign(claims_for(c, exp=None), r[0].secret), "missing claim exp"),
         (lambda c, r: sign(claims_for(c, iat=None), r[0].secret), "missing claim iat"),
         (lambda c, r: sign(claims_for(c, dl=None), r[0].secret), "missing claim dl"),
-        (lambda c, r: sign(claims_for(c, auth_time=None), r[0].secret), "missing claim auth_time"),
+        (lambda c, r: sign(claims_for(c, sit=None), r[0].secret), "missing claim sit"),
         (lambda c, r: sign(claims_for(c, acr=None), r[0].secret), "missing claim acr"),
         (lambda c, r: sign(claims_for(c, jti="short"), r[0].secret), "session id too short"),
         (lambda c, r: sign(claims_for(c, sub=""), r[0].secret), "sub|invalid token"),
         (lambda c, r: sign(claims_for(c, exp="never"), r[0].secret), "integers|invalid token"),
         (lambda c, r: sign(claims_for(c, email=7), r[0].secret), "malformed user claims"),
+        (lambda c, r: sign(claims_for(c, acr="x"), r[0].secret), "malformed acr"),
+        (lambda c, r: sign(claims_for(c, acr="~"), r[0].secret), "malformed acr"),
+        (lambda c, r: sign(claims_for(c, acr=""), r[0].secret), "malformed acr"),
+        (lambda c, r: sign(claims_for(c, sub="~short"), r[0].secret), "malformed sub"),
+        (lambda c, r: sign(claims_for(c, sub="~" + "!" * 22), r[0].secret), "malformed sub"),
+        # The last base64 character carries 2 spare bits: set, they would be a second encoding.
+        (lambda c, r: sign(claims_for(c, sub="~" + "A" * 21 + "B"), r[0].secret), "malformed sub"),
         (lambda c, r: sign(claims_for(c, dl=NOW + 10**6), r[0].secret), "lifetime"),
         (lambda c, r: sign(claims_for(c, exp=NOW + 5000), r[0].secret), "idle window"),
         (lambda c, r: sign(claims_for(c, iat=NOW + 60, exp=NOW + 900), r[0].secret), "future"),
@@ -275,27 +283,55 @@ def test_mint_refuses_an_empty_sub(codec: SessionCodec) -> None:
 
 
 @pytest.mark.parametrize(
-    "acr",
+    ("acr", "stored"),
     [
-        "urn:acr.login.gov:auth-only",
-        "urn:acr.login.gov:verified",
-        "http://idmanagement.gov/ns/assurance/ial/1",
-        "a",
+        ("urn:acr.login.gov:auth-only", "a"),
+        ("urn:acr.login.gov:verified", "v"),
+        ("urn:acr.login.gov:facial-match-required", "~facial-match-required"),
+        ("http://idmanagement.gov/ns/assurance/ial/1", "=http://idmanagement.gov/ns/assurance/ial/1"),
+        ("a", "=a"),
+        ("~a", "=~a"),
     ],
 )
-def test_acr_round_trips_and_login_gov_levels_are_stored_compactly(
-    codec: SessionCodec, acr: str
+def test_acr_round_trips_through_its_one_packed_form(
+    codec: SessionCodec, acr: str, stored: str
 ) -> None:
     value, _ = codec.mint("user-1", email=None, acr=acr)
     assert codec.verify(value).acr == acr
-    stored = jwt.decode(value, options={"verify_signature": False})["acr"]
-    assert len(stored) <= len(acr)
+    assert jwt.decode(value, options={"verify_signature": False})["acr"] == stored
 
 
-def test_a_realistic_session_cookie_is_small(codec: SessionCodec) -> None:
-    value, _ = codec.mint(
-        "5e1f2a3b-aaaa-4bbb-8ccc-0123456789ab",
-        email="jane.doe@agency.gov",
-        acr="urn:acr.login.gov:auth-only",
+@pytest.mark.parametrize(
+    ("sub", "stored"),
+    [
+        ("6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11", "~bxwbUopuTQuaUytvfTwuEQ"),
+        ("00000000-0000-0000-0000-000000000000", "~AAAAAAAAAAAAAAAAAAAAAA"),
+        # Not login.gov's lowercase form: kept as it is, so it comes back exactly.
+        ("6F1C1B52-8A6E-4D0B-9A53-2B6F7D3C2E11", "6F1C1B52-8A6E-4D0B-9A53-2B6F7D3C2E11"),
+        ("{6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11}", "{6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11}"),
+        ("user-1", "user-1"),
+        ("~bxwbUopuTQuaUytvfTwuEQ", "~~bxwbUopuTQuaUytvfTwuEQ"),
+        ("~", "~~"),
+    ],
+)
+def test_sub_round_trips_through_its_one_packed_form(
+    codec: SessionCodec, sub: str, stored: str
+) -> None:
+    value, _ = codec.mint(sub, email=None, acr="urn:acr.login.gov:auth-only")
+    assert codec.verify(value).sub == sub
+    assert jwt.decode(value, options={"verify_signature": False})["sub"] == stored
+
+
+@pytest.mark.parametrize("acr", ["urn:acr.login.gov:auth-only", "urn:acr.login.gov:verified"])
+def test_a_realistic_session_cookie_fits_in_400_bytes(clock: FakeClock, acr: str) -> None:
+    """A login.gov UUID, a 32-character email, a kid as loginsite-keygen makes it."""
+    kid, _, secret = new_session_key_entry().partition(":")
+    codec = SessionCodec(
+        [SessionKey(kid, base64.urlsafe_b64decode(secret + "="))],
+        idle_timeout=900,
+        max_age=43200,
+        clock=clock,
     )
-    assert len("__Host-loginsite_session=") + len(value) < 460
+    email = "alice.johnson@agency-example.gov"
+    value, _ = codec.mint("6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11", email=email, acr=acr)
+    assert len(f"__Host-{SessionSettings.cookie_name}=") + len(value) <= 400

@@ -25,7 +25,7 @@ def test_valid_development_settings(settings: dict[str, str]) -> None:
     assert parsed.session.signing_key.kid == "k2"
     assert parsed.session.idle_timeout == 900
     assert parsed.session.max_age == 43200
-    assert parsed.session.cookie_name_on_wire == "loginsite_session"
+    assert parsed.session.cookie_name_on_wire == "loginsite"
     assert parsed.idp.acr_values == ("urn:acr.login.gov:auth-only",)
     assert parsed.idp.scope == ("openid", "email")
     assert parsed.idp.prompt == "select_account"
@@ -180,7 +180,7 @@ def test_production_refuses_http(settings: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match="loginsite.public_url"):
         app_settings(prod, environ={})
     parsed = app_settings({**prod, "loginsite.public_url": "https://apply.example.gov"}, environ={})
-    assert parsed.session.cookie_name_on_wire == "__Host-loginsite_session"
+    assert parsed.session.cookie_name_on_wire == "__Host-loginsite"
     with pytest.raises(SettingsError, match="loginsite.idp.issuer"):
         app_settings(
             {**prod, "loginsite.public_url": "https://a.gov", "loginsite.idp.issuer": "http://i/"},

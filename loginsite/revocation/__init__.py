@@ -58,7 +58,7 @@ def revoke_user(
     """End every session ``sub`` has now, everywhere ("sign out everywhere").
 
     Not-before is the next whole second, so a session signed in during this very second (its
-    ``auth_time`` is whole seconds) is ended too; a sign-in within that second is refused as
+    sign-in time is whole seconds) is ended too; a sign-in within that second is refused as
     well. The entry is kept until no session signed in before now can still be valid.
     """
     current = time.time() if now is None else now

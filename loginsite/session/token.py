@@ -6,33 +6,95 @@ claim required. Because the crypto and PyJWT's per-call checks cost far more tha
 request, tokens that passed full verification are remembered in a bounded cache keyed by the exact
 token string; the time checks (idle, absolute) run on every call, and the caller checks revocation
 on every call, so a cache hit can never admit a token that would now be refused.
+
+The token rides on every request, so its claims are compact (see :func:`pack_sub` and
+:func:`pack_acr`); a typical login.gov identity fits in a cookie under 400 bytes.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import secrets
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import jwt
 
-from loginsite.settings import SessionKey
+from loginsite.settings import ACR_AUTH_ONLY, ACR_VERIFIED, SessionKey
 
-TOKEN_TYPE = "loginsite+jwt"  # noqa: S105 - a JWT "typ", not a password
-ISSUER = "loginsite"
-AUDIENCE = "session"
-# login.gov's assurance levels share this prefix; the cookie carries "~" and what follows it.
-ACR_PREFIX = "urn:acr.login.gov:"
+# Explicit typing (RFC 8725 3.11) in the style of RFC 9068's ``at+jwt``: short, and unlike any
+# token login.gov or anyone else issues.
+TOKEN_TYPE = "ls+jwt"  # noqa: S105 - a JWT "typ", not a password
+# loginsite issues session tokens to itself.
+ISSUER = "ls"
+AUDIENCE = "ls"
 ALGORITHM = "HS256"
 MAX_TOKEN_BYTES = 3800
 CACHE_SIZE = 10_000
 CLOCK_SKEW = 5  # seconds between app servers
-_REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti", "auth_time", "dl", "acr")
+#: ``sit``: when the user signed in; ``dl``: the sign-in's absolute deadline.
+_REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti", "sit", "dl", "acr")
+_TIME_CLAIMS = ("iat", "exp", "sit", "dl")
+
+# login.gov's assurance levels, one character each in the token.
+ACR_PREFIX = "urn:acr.login.gov:"
+_ACR_CODES = {ACR_AUTH_ONLY: "a", ACR_VERIFIED: "v"}
+_ACR_BY_CODE = {code: acr for acr, code in _ACR_CODES.items()}
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _compact_acr(acr: str) -> str:
-    return "~" + acr[len(ACR_PREFIX) :] if acr.startswith(ACR_PREFIX) else acr
+def pack_sub(sub: str) -> str:
+    """login.gov's ``sub`` is a lowercase UUID: 36 characters, or ``~`` + 22 as base64url bytes.
+
+    Any other ``sub`` is kept as it is (one starting with ``~`` gets a second ``~``), so every
+    ``sub`` has exactly one packed form and :func:`unpack_sub` gives it back unchanged.
+    """
+    if _CANONICAL_UUID.fullmatch(sub):
+        return "~" + base64.urlsafe_b64encode(uuid.UUID(sub).bytes).decode().rstrip("=")
+    return "~" + sub if sub.startswith("~") else sub
+
+
+def unpack_sub(packed: str) -> str:
+    if packed.startswith("~~"):
+        return packed[1:]
+    if not packed.startswith("~"):
+        return packed
+    try:
+        raw = base64.urlsafe_b64decode(packed[1:] + "==")
+    except (binascii.Error, ValueError):
+        raise InvalidSession("malformed sub") from None
+    if len(packed) != 23 or len(raw) != 16:
+        raise InvalidSession("malformed sub")
+    sub = str(uuid.UUID(bytes=raw))
+    if pack_sub(sub) != packed:  # trailing bits set: not the one packed form of this sub
+        raise InvalidSession("malformed sub")
+    return sub
+
+
+def pack_acr(acr: str) -> str:
+    """``a``/``v`` for login.gov's two service levels, ``~`` + the rest of another login.gov
+    level, ``=`` + anything else: one packed form per value, never ambiguous."""
+    code = _ACR_CODES.get(acr)
+    if code is not None:
+        return code
+    if acr.startswith(ACR_PREFIX):
+        return "~" + acr[len(ACR_PREFIX) :]
+    return "=" + acr
+
+
+def unpack_acr(packed: str) -> str:
+    acr = _ACR_BY_CODE.get(packed)
+    if acr is not None:
+        return acr
+    if packed[:1] == "~" and len(packed) > 1:
+        return ACR_PREFIX + packed[1:]
+    if packed[:1] == "=" and len(packed) > 1:
+        return packed[1:]
+    raise InvalidSession("malformed acr")
 
 
 class InvalidSession(Exception):
@@ -153,13 +215,13 @@ class SessionCodec:
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,
-            "sub": token.sub,
+            "sub": pack_sub(token.sub),
             "iat": token.issued_at,
             "exp": token.expires_at,
             "jti": token.session_id,
-            "auth_time": token.signed_in_at,
+            "sit": token.signed_in_at,
             "dl": token.deadline,
-            "acr": _compact_acr(token.acr),
+            "acr": pack_acr(token.acr),
         }
         if token.email is not None:
             claims["email"] = token.email
@@ -223,8 +285,7 @@ class SessionCodec:
         return self._token_from_claims(claims, kid)
 
     def _token_from_claims(self, claims: dict, kid: str) -> SessionToken:
-        ints = ("iat", "exp", "auth_time", "dl")
-        if any(type(claims[name]) is not int for name in ints):
+        if any(type(claims[name]) is not int for name in _TIME_CLAIMS):
             raise InvalidSession("time claims must be integers")
         sub, jti, acr = claims["sub"], claims["jti"], claims["acr"]
         email = claims.get("email")
@@ -234,7 +295,7 @@ class SessionCodec:
             raise InvalidSession("session id too short")
         if not isinstance(acr, str) or (email is not None and not isinstance(email, str)):
             raise InvalidSession("malformed user claims")
-        signed_in_at, deadline = claims["auth_time"], claims["dl"]
+        signed_in_at, deadline = claims["sit"], claims["dl"]
         issued_at, expires_at = claims["iat"], claims["exp"]
         # The claims must agree with this server's timeouts, so shortening a timeout in the
         # settings shortens sessions already issued.
@@ -243,9 +304,9 @@ class SessionCodec:
         if expires_at > issued_at + self.idle_timeout or issued_at < signed_in_at:
             raise InvalidSession("idle window longer than allowed")
         return SessionToken(
-            sub=sub,
+            sub=unpack_sub(sub),
             email=email,
-            acr=ACR_PREFIX + acr[1:] if acr.startswith("~") else acr,
+            acr=unpack_acr(acr),
             signed_in_at=signed_in_at,
             deadline=deadline,
             session_id=jti,
