@@ -14,7 +14,7 @@ from pyramid.security import forget, remember
 from zope.interface.verify import verifyClass
 
 from loginsite.session import SessionSecurityPolicy
-from loginsite.session.policy import CookieTooLarge
+from loginsite.session.policy import CookieTooLarge, cookie_value
 from loginsite.settings import SessionKey, SessionSettings
 from tests.plugins.clock import FakeClock
 
@@ -270,3 +270,30 @@ def test_include_in_another_app_with_only_session_settings() -> None:
     app = webtest.TestApp(config.make_wsgi_app())
     app.get("/sign-in")
     assert app.get("/whoami").text == "user-1 urn:acr.login.gov:verified"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("ls=abc", "abc"),
+        ("other=1; ls=abc; more=2", "abc"),
+        ("other=1;ls=abc", "abc"),
+        ("  ls=abc  ", "abc"),
+        ('ls="abc"', "abc"),
+        ("ls=", ""),
+        ("xls=1; ls_csrf=2; ls2=3", None),
+        ("xls=1; ls=abc", "abc"),
+        ("a=ls=1; ls=abc", "abc"),
+        ("ls=first; ls=second", "first"),
+        ("ls", None),
+        (";;; ls=abc;;", "abc"),
+        ("xls=" * 2000, None),
+    ],
+)
+def test_cookie_value_finds_exactly_the_named_cookie(
+    header: str | None, expected: str | None
+) -> None:
+    environ = {} if header is None else {"HTTP_COOKIE": header}
+    assert cookie_value(environ, "ls") == expected

@@ -9,6 +9,7 @@ import secrets
 import jwt
 import pytest
 
+from loginsite.keys import new_session_key_entry
 from loginsite.session.token import (
     AUDIENCE,
     ISSUER,
@@ -16,7 +17,6 @@ from loginsite.session.token import (
     InvalidSession,
     SessionCodec,
 )
-from loginsite.keys import new_session_key_entry
 from loginsite.settings import SessionKey, SessionSettings
 from tests.plugins.clock import FakeClock
 
@@ -288,7 +288,10 @@ def test_mint_refuses_an_empty_sub(codec: SessionCodec) -> None:
         ("urn:acr.login.gov:auth-only", "a"),
         ("urn:acr.login.gov:verified", "v"),
         ("urn:acr.login.gov:facial-match-required", "~facial-match-required"),
-        ("http://idmanagement.gov/ns/assurance/ial/1", "=http://idmanagement.gov/ns/assurance/ial/1"),
+        (
+            "http://idmanagement.gov/ns/assurance/ial/1",
+            "=http://idmanagement.gov/ns/assurance/ial/1",
+        ),
         ("a", "=a"),
         ("~a", "=~a"),
     ],

@@ -57,8 +57,9 @@ class RevocationStore(Protocol):
 class RevocationList:
     """The revoked ``jti`` and per-``sub`` not-before entries, each with an expiry time.
 
-    Thread-safe. Adding is idempotent and monotonic (a later expiry or not-before wins), so
-    entries may arrive twice or out of order from several sources and the result is the same.
+    Thread-safe (writes under a lock, reads without one). Adding is idempotent and monotonic (a
+    later expiry or not-before wins), so entries may arrive twice or out of order from several
+    sources and the result is the same.
     Expired entries never match; they are swept out at most every ``purge_interval`` seconds
     during normal use, so the list only ever holds sessions that ended early and are not yet
     past their deadline.
@@ -79,14 +80,17 @@ class RevocationList:
             return len(self._sessions) + len(self._users)
 
     def is_revoked(self, session_id: str, sub: str, signed_in_at: int) -> bool:
+        """Asked on every request, so it takes no lock: writers hold the lock, and a single
+        ``dict.get`` is atomic, so a read sees each entry either before or after a write."""
         now = self._clock()
-        with self._lock:
-            self._maybe_purge_locked(now)
-            expires_at = self._sessions.get(session_id)
-            if expires_at is not None and expires_at > now:
-                return True
-            user = self._users.get(sub)
-            return user is not None and user[1] > now and signed_in_at < user[0]
+        if now >= self._next_purge:
+            with self._lock:
+                self._maybe_purge_locked(now)
+        expires_at = self._sessions.get(session_id)
+        if expires_at is not None and expires_at > now:
+            return True
+        user = self._users.get(sub)
+        return user is not None and user[1] > now and signed_in_at < user[0]
 
     def add_session(self, session_id: str, expires_at: int) -> bool:
         """Record a revoked session; True if that changed the list."""

@@ -1,8 +1,9 @@
 """The Pyramid security policy: identity from the session cookie, permissions from ACLs.
 
-Shaped like the wiki2 tutorial's policy: identity cached per request with ``RequestLocalCache``,
-permissions through ``ACLHelper``. Every failure of a presented cookie makes the request anonymous,
-clears the cookie and logs why; nothing a client sends can raise.
+Shaped like the wiki2 tutorial's policy: identity cached per request with a ``RequestLocalCache``
+(one kept in the environ, see :mod:`.request_cache`), permissions through ``ACLHelper``. Every
+failure of a presented cookie makes the request anonymous, clears the cookie and logs why; nothing
+a client sends can raise.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.interfaces import ISecurityPolicy
-from pyramid.request import RequestLocalCache
 from zope.interface import implementer
 
+from loginsite.session.request_cache import EnvironRequestCache
 from loginsite.session.token import InvalidSession, SessionCodec, SessionToken
 from loginsite.settings import ACR_AUTH_ONLY, SessionSettings
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_COOKIE_BYTES = 4096
 _STATE_KEY = "loginsite.session.state"
+_IDENTITY_KEY = "loginsite.session.identity"
 # Set when a valid-looking session could not be checked against the revocation list.
 SESSION_UNVERIFIABLE = "loginsite.session.unverifiable"
 
@@ -60,19 +62,25 @@ class _ResponsePlan:
 
 
 def cookie_value(environ: dict[str, Any], name: str) -> str | None:
-    """One cookie straight from the header: cheaper than WebOb's parse, and never raises."""
+    """The first cookie called ``name``, straight from the header: no parse of the other cookies
+    (cheaper than WebOb's), and nothing in the header can make it raise."""
     header = environ.get("HTTP_COOKIE")
     if not header:
         return None
     prefix = name + "="
-    for part in header.split(";"):
-        part = part.strip()
-        if part.startswith(prefix):
-            value = part[len(prefix) :]
+    start = header.find(prefix)
+    while start >= 0:
+        before = start - 1
+        while before >= 0 and header[before] in " \t":
+            before -= 1
+        if before < 0 or header[before] == ";":  # a whole name, not the tail of another one
+            end = header.find(";", start)
+            value = header[start + len(prefix) : end if end >= 0 else None].strip(" \t")
             # RFC 6265 allows a cookie-value in double quotes.
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
             return value
+        start = header.find(prefix, start + 1)
     return None
 
 
@@ -110,7 +118,7 @@ class SessionSecurityPolicy:
         self._cookie_attributes = "; Path=/; HttpOnly; SameSite=Lax" + (
             "; Secure" if settings.secure else ""
         )
-        self._identity_cache = RequestLocalCache(self._load_identity)
+        self._identity_cache = EnvironRequestCache(self._load_identity, _IDENTITY_KEY)
         self._acl = ACLHelper()
 
     # ISecurityPolicy
@@ -205,13 +213,15 @@ class SessionSecurityPolicy:
     def _apply_plan(self, request: Request, response: Response) -> None:
         plan: _ResponsePlan = request.environ[_STATE_KEY]
         headerlist = response.headerlist
-        if not any(name.lower() == "vary" for name, _ in headerlist):
+        for name, _ in headerlist:
+            if name.lower() == "vary":
+                vary = response.vary or ()
+                if "Cookie" not in vary:
+                    response.vary = (*vary, "Cookie")
+                break
+        else:
             # The common case, without WebOb's parse-and-serialise of the ``vary`` property.
             headerlist.append(("Vary", "Cookie"))
-        else:
-            vary = response.vary or ()
-            if "Cookie" not in vary:
-                response.vary = (*vary, "Cookie")
         headerlist.extend(plan.headers)
 
     def _set_cookie(self, value: str, token: SessionToken) -> str:
