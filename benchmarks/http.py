@@ -5,6 +5,12 @@ unpinned on a 2-core VM they fight over the same core and the ranking comes out 
 servers start once and stay up; rounds are interleaved (every round runs wrk for a short fixed
 time against every server, in a shuffled order), so machine drift hits all variants alike.
 
+Sixteen keep-alive connections against waitress's four threads: with eight, the load pattern
+rather than the work decided the ratios (the bare app sent an inert cookie header ran at
+0.85-0.89x of itself without one, run after run); with sixteen that control sits within noise of
+1.0 and the alternatives land where the issue measured them. Each round also reads the server's
+CPU time from ``/proc``: CPU µs per request is the steadier measure of the work a variant adds.
+
 ``python -m benchmarks.http serve NAME PORT`` is the server process (its config in the
 ``LOGINSITE_BENCH_CONFIG`` environment variable).
 """
@@ -31,7 +37,7 @@ from benchmarks.variants import BenchConfig
 
 CONFIG_ENV = "LOGINSITE_BENCH_CONFIG"
 SERVER_THREADS = 4
-CONNECTIONS = 8
+CONNECTIONS = 16
 START_TIMEOUT = 30.0
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,6 +95,15 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError(f"the {self.name} server did not start:\n{self.log()}")
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU the server process has used (Linux ``/proc``), or None."""
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]
 
@@ -105,6 +120,8 @@ class WrkResult:
     p99_ms: float
     requests: int
     errors: int
+    #: the server's CPU time over the run divided by the requests served (None: not measured)
+    server_cpu_us: float | None = None
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
@@ -141,7 +158,7 @@ def wrk_command(port: int, cookie: str | None, duration: int, *, pin: bool) -> l
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed: run `make system-deps` (apt-get install wrk)")
-    argv = [wrk, "-t1", f"-c{os.environ.get('BENCH_CONNS', CONNECTIONS)}", f"-d{duration}s", "--latency"]
+    argv = [wrk, "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency"]
     if cookie:
         argv += ["-H", f"Cookie: {cookie}"]
     argv.append(f"http://127.0.0.1:{port}/whoami")
@@ -186,6 +203,10 @@ class HTTPResult:
     def p99_ms(self, name: str) -> float:
         return statistics.median(s.p99_ms for s in self.samples[name])
 
+    def cpu_us(self, name: str) -> float | None:
+        values = [s.server_cpu_us for s in self.samples[name] if s.server_cpu_us is not None]
+        return statistics.median(values) if values else None
+
     def errors(self, name: str) -> int:
         return sum(s.errors for s in self.samples[name])
 
@@ -218,7 +239,12 @@ def run_http(
         rng.shuffle(order)
         for name in order:
             cookie = cookie_for(name)
-            result.samples[name].append(run_wrk(servers[name].port, cookie, duration, pin=pin))
+            before = servers[name].cpu_seconds()
+            sample = run_wrk(servers[name].port, cookie, duration, pin=pin)
+            after = servers[name].cpu_seconds()
+            if before is not None and after is not None and sample.requests:
+                sample.server_cpu_us = (after - before) / sample.requests * 1e6
+            result.samples[name].append(sample)
             check_body(name, cookie)
         progress(f"HTTP round {round_no + 1}/{rounds}")
     for name, server in servers.items():
@@ -241,28 +267,8 @@ def serve(name: str, port: int) -> None:
     # waitress warns on every queued request under load: logging that would cost more than the
     # request itself.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    if os.environ.get("BENCH_PATCH") == "novary":
-        from loginsite.session.policy import SessionSecurityPolicy
-        def _apply(self, request, response):
-            response.headerlist.extend(request.environ["loginsite.session.state"].headers)
-        SessionSecurityPolicy._apply_plan = _apply
     app = build(name, BenchConfig.from_json(os.environ[CONFIG_ENV]))
-    if os.environ.get("BENCH_APPCPU"):
-        import atexit, signal, threading
-        inner = app
-        stats = [0, 0]
-        def app(environ, start_response):
-            t0 = time.thread_time_ns()
-            body = inner(environ, start_response)
-            stats[0] += time.thread_time_ns() - t0
-            stats[1] += 1
-            return body
-        def report(*a):
-            with open(os.environ["BENCH_APPCPU"], "a") as f:
-                f.write(f"{name} {stats[0] / max(1, stats[1]) / 1000:.2f} {stats[1]}\n")
-            os._exit(0)
-        signal.signal(signal.SIGTERM, report)
-    waitress.serve(app, host="127.0.0.1", port=port, threads=int(os.environ.get("BENCH_THREADS", SERVER_THREADS)), _quiet=True)
+    waitress.serve(app, host="127.0.0.1", port=port, threads=SERVER_THREADS, _quiet=True)
 
 
 if __name__ == "__main__":

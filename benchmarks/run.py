@@ -268,6 +268,10 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}"
 
 
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _yes(value: bool | None) -> str:
     return "n/a" if value is None else ("yes" if value else "**NO**")
 
@@ -306,8 +310,8 @@ def render(
         "## Cost per request",
         "",
         "| Variant | in-process µs/req | over floor µs (IQR) | HTTP req/s | x bare | p50 ms "
-        "| p99 ms | Redis cmds/req | Set-Cookie in steady state |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|:-:|",
+        "| p99 ms | server CPU µs/req | Redis cmds/req | Set-Cookie in steady state |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|",
     ]
 
     def invalid(name: str) -> str:
@@ -321,6 +325,7 @@ def render(
             f"| {inprocess.over_floor_us(name):+.1f} ({low:+.1f} to {high:+.1f}) "
             f"| {http_result.rps(name):,.0f}{invalid(name)} | {http_result.ratio(name):.2f} "
             f"| {http_result.p50_ms(name):.2f} | {http_result.p99_ms(name):.2f} "
+            f"| {_us(http_result.cpu_us(name))} "
             f"| {redis_cmds[name]:.2f} | {'yes' if set_cookie else 'no'} |"
         )
     if any(http_result.refused.values()):

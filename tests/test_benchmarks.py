@@ -32,6 +32,11 @@ def test_smoke_run_checks_every_variant_and_writes_the_table(tmp_path: Path) -> 
     table = output.read_text()
     assert table in completed.stdout
     assert "## Cost per request" in table
+    costs = table.split("## Cost per request", 1)[1].split("## Checks", 1)[0]
+    cost_rows = {line.split(" | ")[0].lstrip("| "): line for line in costs.splitlines()}
+    for variant in VARIANTS.values():
+        server_cpu = cost_rows[variant.label].strip("|").split("|")[7].strip()
+        assert float(server_cpu) > 0, cost_rows[variant.label]  # read from /proc each round
     checks = table.split("## Checks", 1)[1].split("## Sign-in", 1)[0]
     rows = {line.split(" | ")[0].lstrip("| "): line for line in checks.splitlines()}
     for variant in VARIANTS.values():
