@@ -38,6 +38,8 @@ def test_smoke_run_checks_every_variant_and_writes_the_table(tmp_path: Path) -> 
         server_cpu = cost_rows[variant.label].strip("|").split("|")[7].strip()
         assert float(server_cpu) > 0, cost_rows[variant.label]  # read from /proc each round
     checks = table.split("## Checks", 1)[1].split("## Sign-in", 1)[0]
+    signin = table.split("## Sign-in", 1)[1].split("## loginsite against", 1)[0]
+    assert "CPU in the app" in signin, signin
     rows = {line.split(" | ")[0].lstrip("| "): line for line in checks.splitlines()}
     for variant in VARIANTS.values():
         row = rows[variant.label]

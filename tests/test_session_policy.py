@@ -11,6 +11,7 @@ from pyramid.config import Configurator
 from pyramid.interfaces import ISecurityPolicy
 from pyramid.response import Response
 from pyramid.security import forget, remember
+from pyramid.tweens import INGRESS
 from zope.interface.verify import verifyClass
 
 from loginsite.session import SessionSecurityPolicy
@@ -41,9 +42,13 @@ def secret_view(request):
     return Response("the secret")
 
 
-def host_app(policy: SessionSecurityPolicy) -> webtest.TestApp:
+def host_app(policy: SessionSecurityPolicy, *, tween: bool = False) -> webtest.TestApp:
     with Configurator() as config:
         config.set_security_policy(policy)
+        if tween:  # as includeme() wires it
+            config.add_tween(
+                "loginsite.session.policy.session_response_tween_factory", under=INGRESS
+            )
         config.add_route("whoami", "/whoami")
         config.add_view(whoami, route_name="whoami")
         config.add_route("sign_in", "/sign-in")
@@ -71,14 +76,24 @@ def session_settings() -> SessionSettings:
     )
 
 
-@pytest.fixture
-def policy(session_settings: SessionSettings, clock: FakeClock) -> SessionSecurityPolicy:
-    return SessionSecurityPolicy(session_settings, None, clock=clock)
+@pytest.fixture(params=["response callback", "session tween"])
+def wiring(request: pytest.FixtureRequest) -> str:
+    """Every rule holds both ways a response gets what it owes the session."""
+    return request.param
 
 
 @pytest.fixture
-def app(policy: SessionSecurityPolicy) -> webtest.TestApp:
-    return host_app(policy)
+def policy(
+    session_settings: SessionSettings, clock: FakeClock, wiring: str
+) -> SessionSecurityPolicy:
+    return SessionSecurityPolicy(
+        session_settings, None, clock=clock, response_tween=wiring == "session tween"
+    )
+
+
+@pytest.fixture
+def app(policy: SessionSecurityPolicy, wiring: str) -> webtest.TestApp:
+    return host_app(policy, tween=wiring == "session tween")
 
 
 def set_cookies(response) -> list[str]:
@@ -297,3 +312,48 @@ def test_cookie_value_finds_exactly_the_named_cookie(
 ) -> None:
     environ = {} if header is None else {"HTTP_COOKIE": header}
     assert cookie_value(environ, "ls") == expected
+
+
+def test_a_session_consulted_after_the_tween_still_settles_the_response(
+    session_settings: SessionSettings, clock: FakeClock
+) -> None:
+    """A response callback that looks at the identity runs after every tween."""
+    policy = SessionSecurityPolicy(session_settings, None, clock=clock, response_tween=True)
+
+    def late_view(request):
+        request.add_response_callback(lambda req, response: req.identity)
+        return Response("late")
+
+    with Configurator() as config:
+        config.set_security_policy(policy)
+        config.add_tween("loginsite.session.policy.session_response_tween_factory", under=INGRESS)
+        config.add_route("late", "/late")
+        config.add_view(late_view, route_name="late")
+    app = webtest.TestApp(config.make_wsgi_app())
+    app.set_cookie("sess", "garbage")
+    response = app.get("/late")
+    assert response.headers["Vary"] == "Cookie"
+    assert any(c.startswith("sess=;") for c in set_cookies(response))
+
+
+def test_include_installs_the_session_tween() -> None:
+    settings = {
+        "loginsite.session.keys": f"k1:{secrets.token_urlsafe(32)}",
+        "loginsite.session.secure": "false",
+    }
+    with Configurator(settings=settings) as config:
+        config.include("loginsite.session")
+        config.add_route("whoami", "/whoami")
+        config.add_view(whoami, route_name="whoami")
+    app = config.make_wsgi_app()
+    policy = app.registry.getUtility(ISecurityPolicy)
+    assert policy._response_tween is True
+    testapp = webtest.TestApp(app)
+    testapp.set_cookie("loginsite", "garbage")
+    response = testapp.get("/whoami")
+    assert response.text == "anonymous"
+    assert response.headers["Vary"] == "Cookie"
+    assert response.headers.getall("Set-Cookie")[0].startswith("loginsite=;")
+    # One Set-Cookie and one Vary: the tween settled it, no callback did it again.
+    assert len(response.headers.getall("Set-Cookie")) == 1
+    assert response.headers.getall("Vary") == ["Cookie"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyramid.tweens import INGRESS
+
 from loginsite.session.policy import SessionSecurityPolicy, acr_principal, user_principal
 from loginsite.session.token import InvalidSession, SessionCodec, SessionToken
 from loginsite.settings import SETTINGS_KEY, RawSettings, session_settings
@@ -34,8 +36,9 @@ def includeme(config: Any) -> None:
     from loginsite.revocation import get_revocation_store
 
     config.set_security_policy(
-        SessionSecurityPolicy(settings, get_revocation_store(config.registry))
+        SessionSecurityPolicy(settings, get_revocation_store(config.registry), response_tween=True)
     )
+    config.add_tween("loginsite.session.policy.session_response_tween_factory", under=INGRESS)
 
 
 def get_security_policy(request: Any) -> SessionSecurityPolicy:

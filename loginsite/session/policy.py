@@ -30,8 +30,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_COOKIE_BYTES = 4096
-_STATE_KEY = "loginsite.session.state"
 _IDENTITY_KEY = "loginsite.session.identity"
+# What the response owes the session: absent if the request never consulted it; else a tuple of
+# Set-Cookie headers (a renewal, a clearing, or none), and ``Vary: Cookie``; ``_SETTLED`` once
+# the response has been given them. remember() and forget() reset it to no headers: the headers
+# they return are the last word.
+_PLAN_KEY = "loginsite.session.plan"
+_SETTLED = ("settled",)
+_NO_HEADERS: tuple[tuple[str, str], ...] = ()
 # Set when a valid-looking session could not be checked against the revocation list.
 SESSION_UNVERIFIABLE = "loginsite.session.unverifiable"
 
@@ -49,16 +55,44 @@ class CookieTooLarge(ValueError):
     """Browsers silently drop cookies over 4096 bytes; refuse to send one."""
 
 
-class _ResponsePlan:
-    """The Set-Cookie the response of one request owes the session (a renewal or a clearing).
+def _add_vary_cookie(response: Response) -> None:
+    headerlist = response.headerlist
+    for name, _ in headerlist:
+        if name.lower() == "vary":
+            vary = response.vary or ()
+            if "Cookie" not in vary:
+                response.vary = (*vary, "Cookie")
+            return
+    # The common case, without WebOb's parse-and-serialise of the ``vary`` property.
+    headerlist.append(("Vary", "Cookie"))
 
-    remember() and forget() empty it: the headers they return are the last word.
+
+def _settle(request: Request, response: Response) -> None:
+    """Give the response what the session plan says it owes (see :data:`_PLAN_KEY`)."""
+    environ = request.environ
+    headers = environ.get(_PLAN_KEY)
+    environ[_PLAN_KEY] = _SETTLED
+    if headers is None or headers is _SETTLED:
+        return
+    _add_vary_cookie(response)
+    if headers:
+        response.headerlist.extend(headers)
+
+
+def session_response_tween_factory(handler: Callable, registry: Any) -> Callable:
+    """Settles each response's session plan.
+
+    ``includeme`` installs it outermost, so it sees every response, error pages included, after
+    anything inside may have consulted the session. One tween for all requests costs less than a
+    response callback registered on each request that consults the session.
     """
 
-    __slots__ = ("headers",)
+    def session_response_tween(request: Request) -> Response:
+        response = handler(request)
+        _settle(request, response)
+        return response
 
-    def __init__(self) -> None:
-        self.headers: list[tuple[str, str]] = []
+    return session_response_tween
 
 
 def cookie_value(environ: dict[str, Any], name: str) -> str | None:
@@ -68,20 +102,28 @@ def cookie_value(environ: dict[str, Any], name: str) -> str | None:
     if not header:
         return None
     prefix = name + "="
+    start = 0 if header.startswith(prefix) else _find_cookie(header, prefix)
+    if start < 0:
+        return None
+    end = header.find(";", start)
+    value = header[start + len(prefix) : end if end >= 0 else None].strip(" \t")
+    # RFC 6265 allows a cookie-value in double quotes.
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return value
+
+
+def _find_cookie(header: str, prefix: str) -> int:
+    """Where ``prefix`` starts a cookie pair (not the tail of another name or value), or -1."""
     start = header.find(prefix)
     while start >= 0:
         before = start - 1
         while before >= 0 and header[before] in " \t":
             before -= 1
-        if before < 0 or header[before] == ";":  # a whole name, not the tail of another one
-            end = header.find(";", start)
-            value = header[start + len(prefix) : end if end >= 0 else None].strip(" \t")
-            # RFC 6265 allows a cookie-value in double quotes.
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            return value
+        if before < 0 or header[before] == ";":
+            return start
         start = header.find(prefix, start + 1)
-    return None
+    return -1
 
 
 def _log_refusal(request: Request, reason: str, sub: str, level: int = logging.INFO) -> None:
@@ -105,8 +147,13 @@ class SessionSecurityPolicy:
         revocations: RevocationStore | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        response_tween: bool = False,
     ) -> None:
+        """``response_tween``: the session tween (``includeme`` adds it) applies each response's
+        plan; without it, each request that consults the session registers a response callback.
+        """
         self.settings = settings
+        self._response_tween = response_tween
         self.codec = SessionCodec(
             settings.keys,
             idle_timeout=settings.idle_timeout,
@@ -127,7 +174,7 @@ class SessionSecurityPolicy:
         return self._identity_cache.get_or_create(request)
 
     def authenticated_userid(self, request: Request) -> str | None:
-        identity = self.identity(request)
+        identity = self._identity_cache.get_or_create(request)
         return None if identity is None else identity.sub
 
     def permits(self, request: Request, context: Any, permission: str) -> Any:
@@ -151,12 +198,12 @@ class SessionSecurityPolicy:
         """Start a brand-new session; a cookie that existed before sign-in is never reused."""
         value, token = self.codec.mint(userid, email=email, acr=acr)
         headers = [("Set-Cookie", self._set_cookie(value, token))]
-        self._plan(request).headers = []
+        self._plan(request, _NO_HEADERS)
         self._identity_cache.set(request, token)
         return headers
 
     def forget(self, request: Request, **kw: Any) -> list[tuple[str, str]]:
-        self._plan(request).headers = []
+        self._plan(request, _NO_HEADERS)
         self._identity_cache.set(request, None)
         return [("Set-Cookie", self._delete_cookie())]
 
@@ -168,14 +215,14 @@ class SessionSecurityPolicy:
     # Internals
 
     def _load_identity(self, request: Request) -> SessionToken | None:
-        plan = self._plan(request)
+        self._plan(request, _NO_HEADERS)  # the response depends on the cookie, whatever it holds
         value = cookie_value(request.environ, self.cookie_name)
         if value is None:
             return None
         try:
             token = self.codec.verify(value)
         except InvalidSession as exc:
-            self._refuse(request, plan, exc.reason)
+            self._refuse(request, exc.reason)
             return None
         if self.revocations is not None:
             try:
@@ -190,39 +237,27 @@ class SessionSecurityPolicy:
                 request.environ[SESSION_UNVERIFIABLE] = True
                 return None
             if revoked:
-                self._refuse(request, plan, "session revoked", sub=token.sub)
+                self._refuse(request, "session revoked", sub=token.sub)
                 return None
         if self.codec.needs_renewal(token):
             renewed_value, renewed = self.codec.renew(token)
-            plan.headers = [("Set-Cookie", self._set_cookie(renewed_value, renewed))]
+            self._plan(request, (("Set-Cookie", self._set_cookie(renewed_value, renewed)),))
             return renewed
         return token
 
-    def _refuse(self, request: Request, plan: _ResponsePlan, reason: str, sub: str = "-") -> None:
+    def _refuse(self, request: Request, reason: str, sub: str = "-") -> None:
         """Anonymous, and the response deletes the cookie."""
         _log_refusal(request, reason, sub)
-        plan.headers = [("Set-Cookie", self._delete_cookie())]
+        self._plan(request, (("Set-Cookie", self._delete_cookie()),))
 
-    def _plan(self, request: Request) -> _ResponsePlan:
-        plan = request.environ.get(_STATE_KEY)
-        if plan is None:
-            plan = request.environ[_STATE_KEY] = _ResponsePlan()
-            request.add_response_callback(self._apply_plan)
-        return plan
-
-    def _apply_plan(self, request: Request, response: Response) -> None:
-        plan: _ResponsePlan = request.environ[_STATE_KEY]
-        headerlist = response.headerlist
-        for name, _ in headerlist:
-            if name.lower() == "vary":
-                vary = response.vary or ()
-                if "Cookie" not in vary:
-                    response.vary = (*vary, "Cookie")
-                break
-        else:
-            # The common case, without WebOb's parse-and-serialise of the ``vary`` property.
-            headerlist.append(("Vary", "Cookie"))
-        headerlist.extend(plan.headers)
+    def _plan(self, request: Request, headers: tuple[tuple[str, str], ...]) -> None:
+        """Record what the response owes the session; make sure something will settle it."""
+        environ = request.environ
+        previous = environ.get(_PLAN_KEY)
+        if previous is _SETTLED or (previous is None and not self._response_tween):
+            # No session tween, or it has already passed: a response callback will settle it.
+            request.add_response_callback(_settle)
+        environ[_PLAN_KEY] = headers
 
     def _set_cookie(self, value: str, token: SessionToken) -> str:
         max_age = max(0, token.expires_at - int(self.codec.clock()))
