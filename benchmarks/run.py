@@ -64,7 +64,7 @@ class Plan:
 FULL = Plan(
     inprocess_rounds=21,
     inprocess_requests=2000,
-    http_rounds=7,
+    http_rounds=9,
     http_duration=5,
     http_warmup=2,
     signins=200,
