@@ -414,6 +414,17 @@ def test_slow_token_endpoint_times_out(test_provider: TestProvider) -> None:
     assert test_provider.endpoints_called()[-1] == "token"
 
 
+def test_a_trickled_token_response_is_cut_off_at_the_deadline(test_provider: TestProvider) -> None:
+    client = test_provider.client(timeout=0.5)
+    test_provider.trickle("token", b'{"access_token": "' + b"x" * 380 + b'"}', interval=0.05)
+
+    exc = refused(test_provider, client, ProviderTimeout)
+
+    assert exc.status == 504
+    assert "took longer than 0.5 s" in exc.reason
+    assert test_provider.endpoints_called()[-1] == "token"
+
+
 # -- the id_token: claims -----------------------------------------------------------------
 
 

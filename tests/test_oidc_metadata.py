@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -251,3 +252,17 @@ def test_slow_discovery_times_out(test_provider: TestProvider, clock: FakeClock)
         make_cache(test_provider, clock, timeout=0.5).get()
 
     assert caught.value.status == 504
+
+
+def test_a_trickled_discovery_document_is_cut_off_at_the_deadline(
+    test_provider: TestProvider, clock: FakeClock
+) -> None:
+    """Each byte comes well within the read timeout; the whole would take 20 s."""
+    test_provider.trickle("discovery", b'{"issuer": "' + b"x" * 388 + b'"}', interval=0.05)
+    started = time.monotonic()
+
+    with pytest.raises(ProviderTimeout, match="took longer than 0.5 s") as caught:
+        make_cache(test_provider, clock, timeout=0.5).get()
+
+    assert caught.value.status == 504
+    assert time.monotonic() - started < 5  # cut off, not read to the end

@@ -3,11 +3,17 @@
 Every call has a timeout, never follows redirects (a provider endpoint that redirects is
 misconfigured, and following it would send our credentials somewhere unvetted) and reads at most
 ``MAX_BODY_BYTES`` so a misbehaving endpoint cannot exhaust memory.
+
+The timeout bounds each wait for the network (connecting, and every read), and the body is read
+one network read at a time against a deadline of ``timeout`` from the start: an endpoint that
+trickles its answer a byte at a time is cut off, so a whole exchange takes at most about twice the
+timeout however the provider behaves.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +35,7 @@ def request(
     data: str | None = None,
 ) -> tuple[int, bytes]:
     """Send one request; return (status, body) or raise ProviderTimeout/Unavailable/Error."""
+    deadline = time.monotonic() + timeout
     try:
         with http.request(
             method,
@@ -40,10 +47,12 @@ def request(
             stream=True,
         ) as response:
             body = bytearray()
-            for chunk in response.iter_content(65536):
+            while chunk := response.raw.read1(65536, decode_content=True):
                 body += chunk
                 if len(body) > MAX_BODY_BYTES:
                     raise ProviderError(f"{what}: response larger than {MAX_BODY_BYTES} bytes")
+                if time.monotonic() > deadline:
+                    raise ProviderTimeout(f"{what}: the answer took longer than {timeout} s")
             return response.status_code, bytes(body)
     except requests.Timeout:
         raise ProviderTimeout(f"{what}: no answer within {timeout} s") from None

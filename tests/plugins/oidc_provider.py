@@ -125,6 +125,8 @@ class Canned:
     body: bytes = b""
     content_type: str = "application/json"
     stall: bool = False
+    #: seconds between single bytes of the body (0: send it at once)
+    trickle: float = 0.0
 
 
 @dataclass
@@ -216,6 +218,10 @@ class TestProvider:
         if isinstance(body, str):
             body = body.encode()
         self.canned[endpoint] = Canned(status, body, content_type)
+
+    def trickle(self, endpoint: str, body: bytes, interval: float) -> None:
+        """Answer 200 at once, then send ``body`` one byte every ``interval`` seconds."""
+        self.canned[endpoint] = Canned(body=body, trickle=interval)
 
     def stall(self, endpoint: str) -> None:
         """Accept the request but do not answer until the test ends."""
@@ -347,6 +353,13 @@ class TestProvider:
             if canned.stall:
                 self.released.wait(STALL_LIMIT)
                 return webob.Response(status=503)
+            if canned.trickle:
+                return webob.Response(
+                    status=canned.status,
+                    app_iter=self._trickled(canned.body, canned.trickle),
+                    content_type=canned.content_type,
+                    content_length=len(canned.body),
+                )
             return webob.Response(
                 status=canned.status, body=canned.body, content_type=canned.content_type
             )
@@ -354,6 +367,14 @@ class TestProvider:
         if handler is None:
             return webob.Response(status=404, body=b"not found", content_type="text/plain")
         return handler(request, form)
+
+    def _trickled(self, body: bytes, interval: float) -> Any:
+        started = time.monotonic()
+        for index in range(len(body)):
+            if self.released.is_set() or time.monotonic() - started > STALL_LIMIT:
+                return  # the test is over: stop
+            yield body[index : index + 1]
+            self.released.wait(interval)
 
     @staticmethod
     def _json(document: Any, status: int = 200) -> webob.Response:
