@@ -271,7 +271,8 @@ def test_refuses_to_emit_a_cookie_over_4096_bytes(policy: SessionSecurityPolicy)
         policy.remember(DummyRequest(), "user-1", email="a" * 4000 + "@example.gov")
 
 
-def test_include_in_another_app_with_only_session_settings() -> None:
+def included_app() -> webtest.TestApp:
+    """Another app that includes the policy with nothing but session settings."""
     settings = {
         "loginsite.session.keys": f"k1:{secrets.token_urlsafe(32)}",
         "loginsite.session.secure": "false",
@@ -282,7 +283,11 @@ def test_include_in_another_app_with_only_session_settings() -> None:
         config.add_view(whoami, route_name="whoami")
         config.add_route("sign_in", "/sign-in")
         config.add_view(sign_in_view, route_name="sign_in")
-    app = webtest.TestApp(config.make_wsgi_app())
+    return webtest.TestApp(config.make_wsgi_app())
+
+
+def test_include_in_another_app_with_only_session_settings() -> None:
+    app = included_app()
     app.get("/sign-in")
     assert app.get("/whoami").text == "user-1 urn:acr.login.gov:verified"
 
@@ -337,20 +342,9 @@ def test_a_session_consulted_after_the_tween_still_settles_the_response(
 
 
 def test_include_installs_the_session_tween() -> None:
-    settings = {
-        "loginsite.session.keys": f"k1:{secrets.token_urlsafe(32)}",
-        "loginsite.session.secure": "false",
-    }
-    with Configurator(settings=settings) as config:
-        config.include("loginsite.session")
-        config.add_route("whoami", "/whoami")
-        config.add_view(whoami, route_name="whoami")
-    app = config.make_wsgi_app()
-    policy = app.registry.getUtility(ISecurityPolicy)
-    assert policy._response_tween is True
-    testapp = webtest.TestApp(app)
-    testapp.set_cookie("loginsite", "garbage")
-    response = testapp.get("/whoami")
+    app = included_app()
+    app.set_cookie("loginsite", "garbage")
+    response = app.get("/whoami")
     assert response.text == "anonymous"
     assert response.headers["Vary"] == "Cookie"
     assert response.headers.getall("Set-Cookie")[0].startswith("loginsite=;")
