@@ -26,7 +26,7 @@ from pyramid.security import remember
 from pyramid.session import SignedCookieSessionFactory
 from zope.interface import implementer
 
-from loginsite.keys import new_session_key_entry
+from loginsite.credentials import new_session_key_entry
 
 WSGIApp = Callable[..., Any]
 

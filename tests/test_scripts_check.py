@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from loginsite import keys
+from loginsite import credentials
 from loginsite.scripts import check
 from loginsite.settings import app_settings
 from tests.plugins.live_server import LiveServer
@@ -54,8 +54,8 @@ def closed_port() -> int:
 @pytest.fixture
 def certificate_file(client_private_key: rsa.RSAPrivateKey, tmp_path: Path) -> Path:
     path = tmp_path / "client-certificate.pem"
-    cert = keys.self_signed_certificate(client_private_key, "loginsite test", days=365)
-    path.write_bytes(keys.certificate_pem(cert))
+    cert = credentials.self_signed_certificate(client_private_key, "loginsite test", days=365)
+    path.write_bytes(credentials.certificate_pem(cert))
     return path
 
 
@@ -83,7 +83,7 @@ class FakeProvider:
             "id_token_signing_alg_values_supported": ["RS256"],
             "acr_values_supported": ["urn:acr.login.gov:auth-only", "urn:acr.login.gov:verified"],
         }
-        self.jwks: Any = {"keys": [keys.public_jwk(key.public_key(), "k1")]}
+        self.jwks: Any = {"keys": [credentials.public_jwk(key.public_key(), "k1")]}
         self.status = {"discovery": "200 OK", "jwks": "200 OK"}
         self.raw: dict[str, bytes] = {}
 
@@ -270,7 +270,7 @@ def test_weak_jwks_key_is_not_usable(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
-    fake.jwks = {"keys": [keys.public_jwk(weak.public_key(), "weak")]}
+    fake.jwks = {"keys": [credentials.public_jwk(weak.public_key(), "weak")]}
     code, out = run(tmp_path, fake_settings, capsys)
     assert code == 1
     assert "no usable RS256" in line(out, "jwks")
@@ -281,7 +281,9 @@ def test_certificate_of_another_key(
 ) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path = tmp_path / "other-cert.pem"
-    path.write_bytes(keys.certificate_pem(keys.self_signed_certificate(other, "other", 30)))
+    path.write_bytes(
+        credentials.certificate_pem(credentials.self_signed_certificate(other, "other", 30))
+    )
     code, out = run(tmp_path, {**fake_settings, "loginsite.idp.certificate": str(path)}, capsys)
     assert code == 1
     assert line(out, "certificate").startswith("FAIL")

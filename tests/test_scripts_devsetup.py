@@ -13,7 +13,7 @@ import webtest
 from cryptography import x509
 from pyramid.paster import get_app
 
-from loginsite import keys
+from loginsite import credentials
 from loginsite.scripts import devsetup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,9 +62,9 @@ def test_creates_what_is_missing_then_changes_nothing(
     dev = tmp_path / "var" / "dev"
     assert mode(dev / "session-keys") == 0o600
     assert mode(dev / "client-private.pem") == 0o600
-    key = keys.load_private_key((dev / "client-private.pem").read_bytes())
+    key = credentials.load_private_key((dev / "client-private.pem").read_bytes())
     cert = x509.load_pem_x509_certificate((dev / "client-certificate.pem").read_bytes())
-    assert keys.certificate_matches_key(cert, key)
+    assert credentials.certificate_matches_key(cert, key)
     first = capsys.readouterr().out
     assert first.count("created") == 3
 
@@ -84,9 +84,9 @@ def test_replaces_a_certificate_of_another_key(tmp_path: Path) -> None:
     old_cert = (dev / "client-certificate.pem").read_bytes()
     assert devsetup.main([str(ini)]) == 0
     assert (dev / "client-certificate.pem").read_bytes() != old_cert
-    key = keys.load_private_key((dev / "client-private.pem").read_bytes())
+    key = credentials.load_private_key((dev / "client-private.pem").read_bytes())
     cert = x509.load_pem_x509_certificate((dev / "client-certificate.pem").read_bytes())
-    assert keys.certificate_matches_key(cert, key)
+    assert credentials.certificate_matches_key(cert, key)
 
 
 def test_inline_session_keys_need_no_file(tmp_path: Path) -> None:

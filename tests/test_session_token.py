@@ -9,7 +9,7 @@ import secrets
 import jwt
 import pytest
 
-from loginsite.keys import new_session_key_entry
+from loginsite.credentials import new_session_key_entry
 from loginsite.session.token import (
     AUDIENCE,
     ISSUER,

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from loginsite import keys
+from loginsite import credentials
 from loginsite.settings import ACR_AUTH_ONLY, ACR_VERIFIED, SERVICE_LEVELS, AppSettings
 
 from .store import AccessToken, Grant, MemoryStore
@@ -198,14 +198,14 @@ def load_or_create_signing_key(data_dir: Path) -> rsa.RSAPrivateKey:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = data_dir / SIGNING_KEY_FILE
     try:
-        return keys.load_private_key(path.read_bytes())
+        return credentials.load_private_key(path.read_bytes())
     except FileNotFoundError:
         pass
-    key = keys.generate_client_key()
+    key = credentials.generate_client_key()
     try:
-        keys.write_secret_file(path, keys.private_key_pem(key))
+        credentials.write_secret_file(path, credentials.private_key_pem(key))
     except FileExistsError:  # created meanwhile by another process: use that one
-        return keys.load_private_key(path.read_bytes())
+        return credentials.load_private_key(path.read_bytes())
     log.info("devidp.signing_key.created path=%s", path)
     return key
 
@@ -235,13 +235,13 @@ class DevProvider:
         self.redirect_uri = redirect_uri
         self.post_logout_redirect_uri = post_logout_redirect_uri
         self.signing_key = signing_key
-        self.kid = keys.jwk_thumbprint(signing_key.public_key())
+        self.kid = credentials.jwk_thumbprint(signing_key.public_key())
         self.clock = clock
         self.store = store or MemoryStore()
         self.users = users
         # Pairwise subjects: stable for a key (data dir) + client + email, opaque otherwise.
         seed = hmac.new(
-            keys.private_key_pem(signing_key), b"loginsite.devidp subject", hashlib.sha256
+            credentials.private_key_pem(signing_key), b"loginsite.devidp subject", hashlib.sha256
         ).digest()
         self._subject_namespace = uuid.UUID(bytes=seed[:16])
 
@@ -251,7 +251,7 @@ class DevProvider:
     ) -> DevProvider:
         if settings.devidp is None:
             raise ValueError("loginsite.devidp.data_dir is not set")
-        client_key = keys.load_private_key(settings.idp.private_key_pem)
+        client_key = credentials.load_private_key(settings.idp.private_key_pem)
         return cls(
             issuer=settings.public_url + PREFIX + "/",
             client_id=settings.idp.client_id,
@@ -313,7 +313,7 @@ class DevProvider:
         }
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [keys.public_jwk(self.signing_key.public_key(), self.kid)]}
+        return {"keys": [credentials.public_jwk(self.signing_key.public_key(), self.kid)]}
 
     def subject_for(self, email: str) -> str:
         return str(uuid.uuid5(self._subject_namespace, f"{self.client_id}\n{email.lower()}"))

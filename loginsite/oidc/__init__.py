@@ -19,7 +19,7 @@ from .errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from .keys import ProviderKeys
+from .jwks import ProviderKeys
 from .metadata import ProviderMetadata, ProviderMetadataCache, discovery_url
 from .transaction import LoginTransaction, TransactionJar, sanitize_next
 

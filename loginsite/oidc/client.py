@@ -40,7 +40,7 @@ from .errors import (
     ProviderError,
     ProviderRefused,
 )
-from .keys import ProviderKeys
+from .jwks import ProviderKeys
 from .metadata import ProviderMetadata, ProviderMetadataCache
 from .transaction import LoginTransaction, sanitize_next
 
@@ -135,7 +135,7 @@ class OIDCClient:
             allow_http=config.allow_http,
             clock=clock,
         )
-        self.keys = ProviderKeys(
+        self.jwks = ProviderKeys(
             http=self._http, timeout=config.timeout, ttl=config.metadata_ttl, clock=clock
         )
 
@@ -302,7 +302,7 @@ class OIDCClient:
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise InvalidIdToken("id_token kid is not a string")
-        key = self.keys.signing_key(metadata.jwks_uri, kid)
+        key = self.jwks.signing_key(metadata.jwks_uri, kid)
         client_id = self.config.client_id
         try:
             claims: dict[str, Any] = jwt.decode(

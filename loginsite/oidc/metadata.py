@@ -162,11 +162,6 @@ class ProviderMetadataCache:
             self._metadata, self._fetched_at, self._last_failure_at = fresh, now, None
         return fresh
 
-    def invalidate(self) -> None:
-        """Forget the cached document so the next call fetches it again."""
-        with self._lock:
-            self._metadata, self._fetched_at, self._last_failure_at = None, 0.0, None
-
     def _fetch(self) -> ProviderMetadata:
         check_url("issuer", self.issuer, allow_http=self._allow_http)
         document = _http.get_json(self._http, self.url, what="discovery", timeout=self._timeout)

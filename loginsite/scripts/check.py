@@ -20,7 +20,7 @@ import jwt
 import requests
 from cryptography import x509
 
-from loginsite import keys
+from loginsite import credentials
 from loginsite.settings import AppSettings, SettingsError, app_settings
 
 ENDPOINT_FIELDS = (
@@ -151,8 +151,8 @@ def check_certificate(settings: AppSettings, report: Report, now: datetime.datet
     except ValueError:
         report.fail("certificate", f"{path} is not a PEM certificate")
         return
-    client_key = keys.load_private_key(settings.idp.private_key_pem)
-    if not keys.certificate_matches_key(certificate, client_key):
+    client_key = credentials.load_private_key(settings.idp.private_key_pem)
+    if not credentials.certificate_matches_key(certificate, client_key):
         report.fail(
             "certificate",
             f"{path} does not belong to the private key loginsite.idp.private_key: login.gov "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from loginsite import keys
+from loginsite import credentials
 from loginsite.settings import RawSettings, SettingsError, app_settings
 
 
@@ -49,7 +49,7 @@ def setup(ini: dict[str, str], out: list[str]) -> None:
             out.append(f"exists   {keys_file}")
         else:
             keys_file.parent.mkdir(parents=True, exist_ok=True)
-            keys.write_secret_file(keys_file, keys.new_session_key_entry() + "\n")
+            credentials.write_secret_file(keys_file, credentials.new_session_key_entry() + "\n")
             out.append(f"created  {keys_file} (session key ring)")
 
     key_file = _file_setting(raw, "loginsite.idp.private_key")
@@ -59,21 +59,21 @@ def setup(ini: dict[str, str], out: list[str]) -> None:
             out.append(f"exists   {key_file}")
         else:
             key_file.parent.mkdir(parents=True, exist_ok=True)
-            client_key = keys.generate_client_key()
-            keys.write_secret_file(key_file, keys.private_key_pem(client_key))
+            client_key = credentials.generate_client_key()
+            credentials.write_secret_file(key_file, credentials.private_key_pem(client_key))
             out.append(f"created  {key_file} (client private key)")
 
     cert_file = _file_setting(raw, "loginsite.idp.certificate")
     if cert_file is None or key_file is None:
         return
     if client_key is None:
-        client_key = keys.load_private_key(key_file.read_bytes())
+        client_key = credentials.load_private_key(key_file.read_bytes())
     if cert_file.exists():
         try:
             current = x509.load_pem_x509_certificate(cert_file.read_bytes())
         except ValueError:
             current = None
-        if current is not None and keys.certificate_matches_key(current, client_key):
+        if current is not None and credentials.certificate_matches_key(current, client_key):
             out.append(f"exists   {cert_file}")
             return
         # Development only: a certificate is public, and a stale one would only mislead.
@@ -82,8 +82,8 @@ def setup(ini: dict[str, str], out: list[str]) -> None:
     else:
         cert_file.parent.mkdir(parents=True, exist_ok=True)
         action = "created "
-    certificate = keys.self_signed_certificate(client_key, "loginsite development", 365)
-    keys.write_public_file(cert_file, keys.certificate_pem(certificate))
+    certificate = credentials.self_signed_certificate(client_key, "loginsite development", 365)
+    credentials.write_public_file(cert_file, credentials.certificate_pem(certificate))
     out.append(f"{action} {cert_file} (client certificate)")
 
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from loginsite import keys
+from loginsite import credentials
 
 PRIVATE_KEY = "client-private.pem"
 CERTIFICATE = "client-certificate.pem"
@@ -83,14 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out.mkdir(parents=True, exist_ok=True)
     common_name = urlsplit(args.public_url).hostname if args.public_url else "loginsite"
-    key = keys.generate_client_key()
+    key = credentials.generate_client_key()
     try:
-        keys.write_secret_file(targets[0], keys.private_key_pem(key))
-        keys.write_public_file(
+        credentials.write_secret_file(targets[0], credentials.private_key_pem(key))
+        credentials.write_public_file(
             targets[1],
-            keys.certificate_pem(keys.self_signed_certificate(key, common_name, args.days)),
+            credentials.certificate_pem(
+                credentials.self_signed_certificate(key, common_name, args.days)
+            ),
         )
-        keys.write_secret_file(targets[2], keys.new_session_key_entry() + "\n")
+        credentials.write_secret_file(targets[2], credentials.new_session_key_entry() + "\n")
     except FileExistsError as exc:  # appeared since the check above
         print(f"loginsite-keygen: refusing to overwrite {exc.filename}", file=sys.stderr)
         return 1

@@ -11,7 +11,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from loginsite.oidc import InvalidIdToken, ProviderError, ProviderKeys, ProviderTimeout
-from loginsite.oidc.keys import usable_signing_keys
+from loginsite.oidc.jwks import usable_signing_keys
 from tests.plugins.clock import FakeClock
 from tests.plugins.oidc_provider import TestProvider, public_jwk
 
