@@ -277,3 +277,35 @@ def test_a_healthy_redis_keeps_the_sync_up_across_heartbeats(
             time.sleep(0.01)
     finally:
         store.close()
+
+
+# -- claim_once: the replay cache of Security Event Tokens ----------------------------------
+
+
+def test_claim_once_is_true_for_the_first_instance_only(
+    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
+) -> None:
+    one, two = synced(make_store()), synced(make_store())
+    expires_at = later(60)
+    assert one.claim_once("jti-1", expires_at)
+    assert not two.claim_once("jti-1", expires_at)
+    assert not one.claim_once("jti-1", expires_at)
+    assert two.claim_once("jti-2", expires_at)
+    ttl = redis_server.client().ttl(f"{key_prefix}once:jti-1")
+    assert 0 < ttl <= 60  # remembered in Redis until the token's exp, not longer
+
+
+def test_claims_do_not_disturb_the_revocation_list(make_store: StoreFactory) -> None:
+    one = synced(make_store())
+    one.claim_once("jti-1", later())
+    two = synced(make_store())  # its load scans the claim key too, and skips it
+    assert not two.is_revoked("jti-1", "alice", 0)
+
+
+def test_claim_once_without_redis_answers_from_this_process(
+    make_store: StoreFactory, redis_server: RedisServer
+) -> None:
+    store = synced(make_store())
+    redis_server.stop()
+    assert store.claim_once("jti-1", later())  # never raises: a genuine event is not lost
+    assert not store.claim_once("jti-1", later())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 from pyramid.config import Configurator
@@ -17,7 +19,7 @@ from loginsite.revocation import (
 )
 from loginsite.revocation.memory import MemoryRevocationStore
 from loginsite.revocation.none import NoRevocationStore
-from loginsite.revocation.store import RevocationList
+from loginsite.revocation.store import LocalClaims, RevocationList
 from loginsite.settings import (
     SETTINGS_KEY,
     AppSettings,
@@ -218,3 +220,35 @@ def test_includeme_prefers_the_parsed_app_settings() -> None:
     )
     config.include("loginsite.revocation")
     assert isinstance(get_revocation_store(config.registry), MemoryRevocationStore)
+
+
+# -- claim_once (the replay cache of Security Event Tokens) ------------------------------------
+
+
+def test_local_claims_answer_true_once_until_expiry(clock: FakeClock) -> None:
+    claims = LocalClaims(clock=clock)
+    assert claims.claim_once("jti-1", NOW + 10)
+    assert not claims.claim_once("jti-1", NOW + 10)
+    assert claims.claim_once("jti-2", NOW + 10)
+    clock.now = NOW + 10
+    assert claims.claim_once("jti-1", NOW + 20)  # the first claim has expired
+
+
+def test_local_claims_forget_expired_claims(clock: FakeClock) -> None:
+    claims = LocalClaims(clock=clock, purge_interval=5)
+    for n in range(10):
+        claims.claim_once(f"jti-{n}", NOW + 1)
+    claims.claim_once("past", NOW - 1)  # already expired: nothing to remember
+    assert len(claims) == 10
+    clock.now = NOW + 6
+    claims.claim_once("jti-new", NOW + 100)
+    assert len(claims) == 1
+
+
+@pytest.mark.parametrize("make", [MemoryRevocationStore, NoRevocationStore])
+def test_stores_claim_once_per_key(make: Callable[[], RevocationStore]) -> None:
+    store = make()
+    expires_at = int(time.time()) + 100
+    assert store.claim_once("jti-1", expires_at)
+    assert not store.claim_once("jti-1", expires_at)
+    assert store.claim_once("jti-2", expires_at)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from loginsite.revocation.store import Clock, RevocationList
+from loginsite.revocation.store import Clock, LocalClaims, RevocationList
 
 
 class MemoryRevocationStore:
@@ -18,6 +18,7 @@ class MemoryRevocationStore:
 
     def __init__(self, *, clock: Clock = time.time) -> None:
         self._list = RevocationList(clock=clock)
+        self._claims = LocalClaims(clock=clock)
 
     def is_revoked(self, session_id: str, sub: str, signed_in_at: int) -> bool:
         return self._list.is_revoked(session_id, sub, signed_in_at)
@@ -27,6 +28,9 @@ class MemoryRevocationStore:
 
     def revoke_user(self, sub: str, not_before: int, expires_at: int) -> None:
         self._list.add_user(sub, not_before, expires_at)
+
+    def claim_once(self, key: str, expires_at: int) -> bool:
+        return self._claims.claim_once(key, expires_at)
 
     def close(self) -> None:
         """Nothing to release."""

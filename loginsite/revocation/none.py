@@ -8,9 +8,18 @@ accepted risk (e.g. benchmarks), never as a way around a Redis outage.
 
 from __future__ import annotations
 
+from loginsite.revocation.store import LocalClaims
+
 
 class NoRevocationStore:
-    """``is_revoked`` is always False and the ``revoke_*`` methods do nothing (see above)."""
+    """``is_revoked`` is always False and the ``revoke_*`` methods do nothing (see above).
+
+    ``claim_once`` still works, per process: refusing a replayed Security Event Token costs
+    nothing and is not a revocation.
+    """
+
+    def __init__(self) -> None:
+        self._claims = LocalClaims()
 
     def is_revoked(self, session_id: str, sub: str, signed_in_at: int) -> bool:
         return False
@@ -20,6 +29,9 @@ class NoRevocationStore:
 
     def revoke_user(self, sub: str, not_before: int, expires_at: int) -> None:
         """Does nothing: the user's sessions stay valid until their own deadlines."""
+
+    def claim_once(self, key: str, expires_at: int) -> bool:
+        return self._claims.claim_once(key, expires_at)
 
     def close(self) -> None:
         """Nothing to release."""

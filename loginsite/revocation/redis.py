@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from loginsite.revocation.store import Clock, RevocationList, RevocationUnavailable
+from loginsite.revocation.store import Clock, LocalClaims, RevocationList, RevocationUnavailable
 from loginsite.settings import RevocationSettings
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ class RedisRevocationStore:
         self._heartbeat_timeout = max(self._timeout, MIN_HEARTBEAT_TIMEOUT)
         self._clock = clock
         self._list = RevocationList(clock=clock)
+        self._claims = LocalClaims(clock=clock)
         # Writes may retry once on a dropped connection (they are idempotent); the subscriber
         # never retries, so a reconnect always goes through a full reload.
         self._writer = self._client(settings.redis_url, retries=1)
@@ -191,6 +193,25 @@ class RedisRevocationStore:
 
     def revoke_user(self, sub: str, not_before: int, expires_at: int) -> None:
         self._revoke(_Entry("sub", sub, int(not_before), int(expires_at)))
+
+    def claim_once(self, key: str, expires_at: int) -> bool:
+        """``SET <prefix>once:<key> NX EXAT``, after a local check so a replay to this process
+        costs no round trip. Without Redis it answers from the local claims (see the
+        interface). The value is unique to this claim, so a write retried after a dropped
+        connection still recognises its own first claim instead of calling it a replay."""
+        if not self._claims.claim_once(key, expires_at):
+            return False
+        if expires_at <= self._clock():
+            return True
+        token = secrets.token_hex(8)
+        redis_key = self._key("once", key)
+        try:
+            if self._writer.set(redis_key, token, nx=True, exat=int(expires_at)):
+                return True
+            return self._writer.get(redis_key) == token
+        except RedisError as exc:
+            log.warning("one-time claim checked in this process only, Redis unreachable: %s", exc)
+            return True
 
     def close(self) -> None:
         self._stop.set()

@@ -49,6 +49,17 @@ class RevocationStore(Protocol):
         ``expires_at`` (now + the session max age, when no such token can be valid anymore)."""
         ...
 
+    def claim_once(self, key: str, expires_at: int) -> bool:
+        """True for the first caller to claim ``key`` (across every instance sharing the
+        store), False for every later one until ``expires_at``: the replay cache of Security
+        Event Tokens (key: their ``jti``).
+
+        Never raises because the shared store is unreachable: it then answers from this
+        process's memory alone (a replay to another instance during an outage goes
+        undetected), because refusing a genuine event would lose it for good.
+        """
+        ...
+
     def close(self) -> None:
         """Release threads and connections; the store must not be used afterwards."""
         ...
@@ -160,3 +171,38 @@ class RevocationList:
             del self._users[key]
         self._next_purge = now + self._purge_interval
         return len(dead_sessions) + len(dead_users)
+
+
+class LocalClaims:
+    """One-time claims held in this process's memory, each forgotten at its expiry.
+
+    Thread-safe. Expired claims are swept out at most every ``purge_interval`` seconds, so
+    memory holds only claims that are still live.
+    """
+
+    def __init__(
+        self, *, clock: Clock = time.time, purge_interval: float = DEFAULT_PURGE_INTERVAL
+    ) -> None:
+        self._clock = clock
+        self._purge_interval = purge_interval
+        self._lock = threading.Lock()
+        self._claims: dict[str, int] = {}  # key -> expires_at
+        self._next_purge = clock() + purge_interval
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._claims)
+
+    def claim_once(self, key: str, expires_at: int) -> bool:
+        """True if ``key`` was not claimed (or its claim has expired); it is claimed now."""
+        now = self._clock()
+        with self._lock:
+            if now >= self._next_purge:
+                self._claims = {k: exp for k, exp in self._claims.items() if exp > now}
+                self._next_purge = now + self._purge_interval
+            current = self._claims.get(key)
+            if current is not None and current > now:
+                return False
+            if expires_at > now:
+                self._claims[key] = int(expires_at)
+            return True
