@@ -15,7 +15,7 @@ from pyramid.tweens import INGRESS
 from zope.interface.verify import verifyClass
 
 from loginsite.session import SessionSecurityPolicy
-from loginsite.session.policy import CookieTooLarge, cookie_value
+from loginsite.session.cookie import CookieTooLarge
 from loginsite.settings import SessionKey, SessionSettings
 from tests.plugins.clock import FakeClock
 
@@ -47,7 +47,7 @@ def host_app(policy: SessionSecurityPolicy, *, tween: bool = False) -> webtest.T
         config.set_security_policy(policy)
         if tween:  # as includeme() wires it
             config.add_tween(
-                "loginsite.session.policy.session_response_tween_factory", under=INGRESS
+                "loginsite.session.response_plan.session_response_tween_factory", under=INGRESS
             )
         config.add_route("whoami", "/whoami")
         config.add_view(whoami, route_name="whoami")
@@ -292,33 +292,6 @@ def test_include_in_another_app_with_only_session_settings() -> None:
     assert app.get("/whoami").text == "user-1 urn:acr.login.gov:verified"
 
 
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        (None, None),
-        ("", None),
-        ("ls=abc", "abc"),
-        ("other=1; ls=abc; more=2", "abc"),
-        ("other=1;ls=abc", "abc"),
-        ("  ls=abc  ", "abc"),
-        ('ls="abc"', "abc"),
-        ("ls=", ""),
-        ("xls=1; ls_csrf=2; ls2=3", None),
-        ("xls=1; ls=abc", "abc"),
-        ("a=ls=1; ls=abc", "abc"),
-        ("ls=first; ls=second", "first"),
-        ("ls", None),
-        (";;; ls=abc;;", "abc"),
-        ("xls=" * 2000, None),
-    ],
-)
-def test_cookie_value_finds_exactly_the_named_cookie(
-    header: str | None, expected: str | None
-) -> None:
-    environ = {} if header is None else {"HTTP_COOKIE": header}
-    assert cookie_value(environ, "ls") == expected
-
-
 def test_a_session_consulted_after_the_tween_still_settles_the_response(
     session_settings: SessionSettings, clock: FakeClock
 ) -> None:
@@ -331,7 +304,9 @@ def test_a_session_consulted_after_the_tween_still_settles_the_response(
 
     with Configurator() as config:
         config.set_security_policy(policy)
-        config.add_tween("loginsite.session.policy.session_response_tween_factory", under=INGRESS)
+        config.add_tween(
+            "loginsite.session.response_plan.session_response_tween_factory", under=INGRESS
+        )
         config.add_route("late", "/late")
         config.add_view(late_view, route_name="late")
     app = webtest.TestApp(config.make_wsgi_app())

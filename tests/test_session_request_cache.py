@@ -7,7 +7,7 @@ from pyramid.request import Request, RequestLocalCache
 from loginsite.session.request_cache import EnvironRequestCache
 
 
-def test_is_a_request_local_cache_that_creates_once_per_request() -> None:
+def test_creates_once_per_request() -> None:
     calls: list[Request] = []
 
     def creator(request: Request) -> str:
@@ -15,7 +15,6 @@ def test_is_a_request_local_cache_that_creates_once_per_request() -> None:
         return f"value {len(calls)}"
 
     cache = EnvironRequestCache(creator, "test.value")
-    assert isinstance(cache, RequestLocalCache)
     first, second = Request.blank("/"), Request.blank("/")
     assert cache.get_or_create(first) == "value 1"
     assert cache.get_or_create(first) == "value 1"
@@ -26,12 +25,12 @@ def test_is_a_request_local_cache_that_creates_once_per_request() -> None:
 def test_set_get_and_clear() -> None:
     cache = EnvironRequestCache(lambda request: "made", "test.value")
     request = Request.blank("/")
-    assert cache.get(request) is RequestLocalCache.NO_VALUE
+    assert cache.get(request) is EnvironRequestCache.NO_VALUE
     assert cache.get(request, None) is None
     cache.set(request, None)  # None is a value (anonymous), not "nothing cached"
     assert cache.get_or_create(request) is None
     assert cache.clear(request) is None
-    assert cache.clear(request) is RequestLocalCache.NO_VALUE
+    assert cache.clear(request) is EnvironRequestCache.NO_VALUE
     assert cache.get_or_create(request) == "made"
 
 
@@ -49,3 +48,9 @@ def test_the_value_lives_and_dies_with_the_environ() -> None:
     assert Request(request.environ) is not request
     assert cache.get_or_create(Request(request.environ)) is value  # the same HTTP request
     assert request.environ["test.value"] is value
+
+
+def test_offers_every_method_of_request_local_cache() -> None:
+    """A drop-in for Pyramid's cache, without inheriting storage it would not use."""
+    public = {name for name in vars(RequestLocalCache) if not name.startswith("_")}
+    assert public - {"NO_VALUE"} <= set(dir(EnvironRequestCache))

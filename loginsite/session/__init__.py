@@ -20,7 +20,6 @@ __all__ = [
     "SessionSecurityPolicy",
     "SessionToken",
     "acr_principal",
-    "get_security_policy",
     "includeme",
     "user_principal",
 ]
@@ -38,10 +37,6 @@ def includeme(config: Any) -> None:
     config.set_security_policy(
         SessionSecurityPolicy(settings, get_revocation_store(config.registry), response_tween=True)
     )
-    config.add_tween("loginsite.session.policy.session_response_tween_factory", under=INGRESS)
-
-
-def get_security_policy(request: Any) -> SessionSecurityPolicy:
-    from pyramid.interfaces import ISecurityPolicy
-
-    return request.registry.getUtility(ISecurityPolicy)
+    config.add_tween(
+        "loginsite.session.response_plan.session_response_tween_factory", under=INGRESS
+    )

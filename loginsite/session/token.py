@@ -119,10 +119,6 @@ class SessionToken:
     expires_at: int
     kid: str
 
-    @property
-    def idle_deadline(self) -> int:
-        return self.expires_at
-
 
 class SessionCodec:
     """Mint and verify session tokens for one key ring and one pair of timeouts."""
