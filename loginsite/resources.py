@@ -32,7 +32,7 @@ class VerifiedAccount(Resource):
 
 
 class Account(Resource):
-    __acl__ = [(Allow, Authenticated, "view"), (Allow, Authenticated, "sign-out"), DENY_ALL]
+    __acl__ = [(Allow, Authenticated, "view"), DENY_ALL]
     children = {"verified": VerifiedAccount}
 
 
@@ -49,5 +49,16 @@ def root_factory(request: Any) -> Root:
     return Root()
 
 
+def site_root(request: Any) -> Root:
+    """The root that page links are built from (``request.resource_path(request.site_root)``).
+
+    Traversal sets ``request.root``, but an error page rendered before traversal ran (a bad
+    header refused by a tween, say) still needs links, so fall back to a fresh root.
+    """
+    root = getattr(request, "root", None)
+    return root if isinstance(root, Root) else Root()
+
+
 def includeme(config: Any) -> None:
     config.set_root_factory(root_factory)
+    config.add_request_method(site_root, "site_root", reify=True)

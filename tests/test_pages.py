@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import webtest
 from pyramid.paster import get_app
 
 from loginsite.settings import ACR_VERIFIED
+from tests.plugins.session_keys import SECRET_1
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ def test_home_signed_in_shows_email_and_sign_out(
     sign_in()
     response = testapp.get("/")
     assert "alice@example.gov" in response.text
-    assert response.html.find("a", href="/account") is not None
+    assert response.html.find("a", href="/account/") is not None
     form = response.html.find("form", action="/auth/logout")
     assert form["method"] == "post"
     assert form.find("input", attrs={"name": "csrf_token"})["value"]
@@ -146,7 +146,7 @@ def test_production_ini_loads_with_its_environment(
     client_key_file: Path, monkeypatch: pytest.MonkeyPatch, redis_server
 ) -> None:
     monkeypatch.setenv("LOGINSITE_PUBLIC_URL", "https://apply.example.gov")
-    monkeypatch.setenv("LOGINSITE_SESSION_KEYS", f"p1:{secrets.token_urlsafe(32)}")
+    monkeypatch.setenv("LOGINSITE_SESSION_KEYS", f"p1:{SECRET_1}")
     monkeypatch.setenv("LOGINSITE_IDP_CLIENT_ID", "urn:gov:gsa:openidconnect.profiles:sp:sso:x:y")
     monkeypatch.setenv("LOGINSITE_IDP_PRIVATE_KEY", client_key_file.read_text())
     monkeypatch.setenv("LOGINSITE_REVOCATION_REDIS_URL", redis_server.url)
@@ -203,7 +203,7 @@ def test_signed_in_user_without_the_permission_gets_a_403_page(app_with_test_vie
     app_with_test_views.set_cookie("loginsite", value)
     response = app_with_test_views.get("/staff", status=403)
     assert "You do not have access to this page" in response.text
-    assert response.html.find("a", href="/account") is not None
+    assert response.html.find("a", href="/account/") is not None
 
 
 def test_anonymous_visitor_of_a_protected_page_is_sent_to_sign_in(app_with_test_views) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from loginsite.auth.views import includeme
+from typing import Any
 
-__all__ = ["includeme"]
+
+def includeme(config: Any) -> None:
+    config.include("loginsite.auth.urls")  # request.sign_in_path(next, level=...)
+    config.include("loginsite.auth.views")  # /auth/login, /auth/callback, /auth/logout, ...
+    config.include("loginsite.auth.forbidden")  # sign in, step up, or a 403 page

@@ -16,6 +16,7 @@ from pyramid.renderers import render_to_response
 from pyramid.security import forget, remember
 
 from loginsite.auth.cookies import TRANSACTION_TTL, FlowCookie, transaction_keys
+from loginsite.auth.urls import LEVEL_VERIFIED, sign_in_path
 from loginsite.oidc import (
     AuthorizationDenied,
     ClientConfig,
@@ -55,7 +56,7 @@ class SignInFlow:
     def acr_values_for(self, level: str | None) -> tuple[str, ...]:
         """The configured acr_values, with the service level raised for a step-up."""
         configured = self.settings.idp.acr_values
-        if level != "verified":
+        if level != LEVEL_VERIFIED:
             return configured
         return tuple(ACR_VERIFIED if v in SERVICE_LEVELS else v for v in configured)
 
@@ -84,7 +85,11 @@ def _oidc_error_page(request: Any, exc: OIDCError, event: str) -> Any:
     else:
         title = "We could not sign you in"
     return error_page(
-        request, exc.status, title, exc.user_message, action=("Try signing in again", "/auth/login")
+        request,
+        exc.status,
+        title,
+        exc.user_message,
+        action=("Try signing in again", sign_in_path(request)),
     )
 
 
@@ -93,7 +98,7 @@ def login(context: Auth, request: Any) -> Any:
     next_path = sanitize_next(request.GET.get("next"))
     level = request.GET.get("level")
     identity = request.identity
-    if identity is not None and (level != "verified" or identity.acr == ACR_VERIFIED):
+    if identity is not None and (level != LEVEL_VERIFIED or identity.acr == ACR_VERIFIED):
         return HTTPSeeOther(location=request.absolute_url(next_path))
     locale = request.GET.get("locale")
     if locale not in LOCALES:
@@ -130,7 +135,7 @@ def callback(context: Auth, request: Any) -> Any:
             "This sign-in has expired",
             "We could not match this sign-in to one started in this browser: it may have "
             "expired, been used already, or been started elsewhere. Please start again.",
-            action=("Sign in again", "/auth/login"),
+            action=("Sign in again", sign_in_path(request)),
         )
     else:
         try:
@@ -183,7 +188,9 @@ def logout(context: Auth, request: Any) -> Any:
     except OIDCError as exc:
         # Signed out here all the same; the provider's own session ends on its own timer.
         log.warning("auth.provider_logout_unavailable reason=%s", exc.reason)
-        location = request.absolute_url("/auth/signed-out")
+        location = request.absolute_url(
+            request.resource_path(request.site_root["auth"], "signed-out")
+        )
     response = HTTPSeeOther(location=location, headers=headers)
     flow.logout_cookie.set(response, f"{state}.{int(everywhere)}")
     return response

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlencode
 
 from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
-from pyramid.httpexceptions import HTTPException, HTTPSeeOther
+from pyramid.httpexceptions import HTTPException
 from pyramid.renderers import render_to_response
-
-from loginsite.session.policy import SESSION_UNVERIFIABLE
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +20,11 @@ def error_page(
     *,
     action: tuple[str, str] | None = None,
 ) -> Any:
-    """Render the shared error page; ``action`` is the (label, path) of what to do next."""
+    """Render the shared error page; ``action`` is the (label, path) of what to do next.
+
+    Sign-in and step-up redirects for pages a visitor may not open are the auth layer's
+    decision: see ``loginsite.auth.forbidden``.
+    """
     response = render_to_response(
         "error.html",
         {"title": title, "message": message, "action": action, "status": status},
@@ -33,43 +34,18 @@ def error_page(
     return response
 
 
+def home_action(request: Any) -> tuple[str, str]:
+    """The usual way out of an error page."""
+    return ("Go to the home page", request.resource_path(request.site_root))
+
+
 def not_found(exc: Any, request: Any) -> Any:
     return error_page(
         request,
         404,
         "Page not found",
         "There is no page at this address. Check the address, or go back to the home page.",
-        action=("Go to the home page", "/"),
-    )
-
-
-def forbidden(exc: Any, request: Any) -> Any:
-    """Anonymous: go sign in. Signed in without the assurance level: step up. Otherwise 403."""
-    identity = request.identity
-    if identity is None and request.environ.get(SESSION_UNVERIFIABLE):
-        # Sending the user to sign in again would loop: the new session could not be
-        # checked either.
-        return error_page(
-            request,
-            503,
-            "We cannot confirm your session right now",
-            "Your session could not be checked just now, so this page is not available. "
-            "Please try again in a few minutes; you do not need to sign in again.",
-            action=("Go to the home page", "/"),
-        )
-    required_acr = getattr(request.context, "required_acr", None)
-    if identity is None or (required_acr is not None and identity.acr != required_acr):
-        query = {"next": request.path}
-        if required_acr is not None:
-            query["level"] = "verified"
-        return HTTPSeeOther(location=request.absolute_url("/auth/login?" + urlencode(query)))
-    log.info("page.forbidden path=%s sub=%s", request.path, identity.sub)
-    return error_page(
-        request,
-        403,
-        "You do not have access to this page",
-        "You are signed in, but your account is not allowed to see this page.",
-        action=("Go to your account", "/account"),
+        action=home_action(request),
     )
 
 
@@ -81,7 +57,7 @@ def bad_csrf(exc: Any, request: Any) -> Any:
         "This form has expired",
         "The form you sent was out of date or did not come from this site, so nothing was "
         "changed. Go back, reload the page and try again.",
-        action=("Go to the home page", "/"),
+        action=home_action(request),
     )
 
 
@@ -93,7 +69,7 @@ def undecodable(exc: Exception, request: Any) -> Any:
         "We could not read that address",
         "The web address or form contained characters this site cannot read. Check the "
         "address, or go back to the home page.",
-        action=("Go to the home page", "/"),
+        action=home_action(request),
     )
 
 
@@ -110,7 +86,7 @@ def http_exception(exc: HTTPException, request: Any) -> Any:
         exc.status_int,
         exc.title,
         "The request could not be handled. Go back and try again.",
-        action=("Go to the home page", "/"),
+        action=home_action(request),
     )
 
 
@@ -125,13 +101,12 @@ def server_error(exc: Exception, request: Any) -> Any:
         500,
         "Something went wrong",
         "We could not finish your request. Try again in a few minutes.",
-        action=("Go to the home page", "/"),
+        action=home_action(request),
     )
 
 
 def includeme(config: Any) -> None:
     config.add_notfound_view(not_found, append_slash=False)
-    config.add_forbidden_view(forbidden)
     config.add_exception_view(bad_csrf, context=BadCSRFToken)
     config.add_exception_view(bad_csrf, context=BadCSRFOrigin)
     config.add_exception_view(undecodable, context=UnicodeDecodeError)

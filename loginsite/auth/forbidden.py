@@ -1,0 +1,59 @@
+"""What a visitor sees on a page they may not open: sign in, step up, or a 403 page.
+
+This is the sign-in flow's decision, so it lives with the auth views: anonymous visitors are sent
+to sign in and come back, a session below the page's assurance level is sent to sign in again at
+that level (a step-up), and only a signed-in user who could never be allowed gets a 403 page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pyramid.httpexceptions import HTTPSeeOther
+
+from loginsite.auth.urls import LEVEL_VERIFIED, sign_in_path
+from loginsite.session.policy import SESSION_UNVERIFIABLE
+from loginsite.web.errors import error_page
+
+log = logging.getLogger(__name__)
+
+
+def session_unverifiable(request: Any) -> bool:
+    """True when the policy saw a session cookie it could not check (revocation list down)."""
+    return bool(request.environ.get(SESSION_UNVERIFIABLE))
+
+
+def forbidden(exc: Any, request: Any) -> Any:
+    """Anonymous: go sign in. Signed in without the assurance level: step up. Otherwise 403."""
+    identity = request.identity
+    home = request.resource_path(request.site_root)
+    if identity is None and session_unverifiable(request):
+        # Sending the user to sign in again would loop: the new session could not be
+        # checked either.
+        return error_page(
+            request,
+            503,
+            "We cannot confirm your session right now",
+            "Your session could not be checked just now, so this page is not available. "
+            "Please try again in a few minutes; you do not need to sign in again.",
+            action=("Go to the home page", home),
+        )
+    required_acr = getattr(request.context, "required_acr", None)
+    if identity is None or (required_acr is not None and identity.acr != required_acr):
+        level = LEVEL_VERIFIED if required_acr is not None else None
+        return HTTPSeeOther(
+            location=request.absolute_url(sign_in_path(request, request.path, level=level))
+        )
+    log.info("page.forbidden path=%s sub=%s", request.path, identity.sub)
+    return error_page(
+        request,
+        403,
+        "You do not have access to this page",
+        "You are signed in, but your account is not allowed to see this page.",
+        action=("Go to your account", request.resource_path(request.site_root["account"])),
+    )
+
+
+def includeme(config: Any) -> None:
+    config.add_forbidden_view(forbidden)
