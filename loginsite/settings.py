@@ -25,10 +25,11 @@ ACR_AUTH_ONLY = "urn:acr.login.gov:auth-only"
 ACR_VERIFIED = "urn:acr.login.gov:verified"
 SERVICE_LEVELS = (ACR_AUTH_ONLY, ACR_VERIFIED)
 LOCALES = ("en", "es", "fr", "zh")
+PROMPTS = ("select_account", "login", "none", "consent")
 
 MIN_SESSION_KEY_BYTES = 32
 _KID_RE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
-_PLACEHOLDER_WORDS = ("change", "secret", "password", "example", "placeholder", "dummy", "xxxx")
+_PLACEHOLDER_WORDS = ("change", "secret", "password", "example", "placeholder", "dummy", "xxxxxx")
 
 
 class SettingsError(ValueError):
@@ -186,6 +187,22 @@ class RawSettings:
         return number
 
 
+def _looks_like_placeholder(secret_text: str) -> bool:
+    """Few distinct characters, or a stand-in word as people write it (lower, UPPER, Title).
+
+    Matching the words in exactly those spellings, not in any mix of cases, keeps a random key
+    from being refused: ``secrets.token_urlsafe(32)`` contains one of them about once in ten
+    million draws (a case-insensitive ``xxxx`` alone matched one draw in 25,000).
+    """
+    if len(set(secret_text)) < 16:
+        return True
+    return any(
+        spelling in secret_text
+        for word in _PLACEHOLDER_WORDS
+        for spelling in (word, word.upper(), word.capitalize())
+    )
+
+
 def parse_session_keys(name: str, text: str) -> tuple[SessionKey, ...]:
     """Parse ``KID:SECRET`` entries; the first one signs, all of them verify."""
     keys: list[SessionKey] = []
@@ -199,8 +216,7 @@ def parse_session_keys(name: str, text: str) -> tuple[SessionKey, ...]:
             )
         if any(k.kid == kid for k in keys):
             raise SettingsError(name, f"key id {kid!r} appears twice")
-        lowered = secret_text.lower()
-        if any(word in lowered for word in _PLACEHOLDER_WORDS) or len(set(secret_text)) < 16:
+        if _looks_like_placeholder(secret_text):
             raise SettingsError(
                 name,
                 f"key {kid!r} looks like a placeholder; generate one with "
@@ -359,9 +375,7 @@ def idp_settings(raw: RawSettings, *, development: bool) -> IdpSettings:
     locale = raw.get("loginsite.idp.locale")
     if locale is not None and locale not in LOCALES:
         raise SettingsError("loginsite.idp.locale", f"must be one of {', '.join(LOCALES)}")
-    prompt = raw.get("loginsite.idp.prompt") or "select_account"
-    if prompt not in ("select_account", "login", "none", "consent"):
-        raise SettingsError("loginsite.idp.prompt", "must be select_account, login or consent")
+    prompt = raw.choice("loginsite.idp.prompt", PROMPTS, "select_account")
     leeway = raw.get("loginsite.idp.leeway")
     if leeway is not None and (not leeway.isdigit() or int(leeway) > 300):
         raise SettingsError("loginsite.idp.leeway", "must be whole seconds between 0 and 300")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,8 @@ import pytest
 import webtest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.plugins.session_keys import SECRET_1, SECRET_2
 
 pytest_plugins: list[str] = [
     "tests.plugins.oidc_provider",
@@ -42,7 +43,7 @@ def client_key_file(client_private_key: rsa.RSAPrivateKey, tmp_path_factory: Any
 
 @pytest.fixture(scope="session")
 def session_keys() -> str:
-    return f"k2:{secrets.token_urlsafe(32)} k1:{secrets.token_urlsafe(32)}"
+    return f"k2:{SECRET_1} k1:{SECRET_2}"
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from loginsite.oidc import (
 )
 from loginsite.settings import app_settings
 from tests.plugins.oidc_provider import REMOVE, TestProvider, b64url, public_jwk, s256
+from tests.plugins.session_keys import SECRET_1
 
 ACR_VERIFIED = "urn:acr.login.gov:verified"
 
@@ -189,7 +190,7 @@ def test_from_settings_takes_everything_from_app_settings(test_provider: TestPro
         {
             "loginsite.environment": "development",
             "loginsite.public_url": "http://localhost:6543",
-            "loginsite.session.keys": f"k1:{secrets.token_urlsafe(32)}",
+            "loginsite.session.keys": f"k1:{SECRET_1}",
             "loginsite.session.secure": "false",
             "loginsite.idp.issuer": test_provider.issuer,
             "loginsite.idp.client_id": test_provider.client_id,

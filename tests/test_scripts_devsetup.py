@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import stat
 from pathlib import Path
@@ -15,6 +14,7 @@ from pyramid.paster import get_app
 
 from loginsite import credentials
 from loginsite.scripts import devsetup
+from tests.plugins.session_keys import SECRET_1
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,7 +90,7 @@ def test_replaces_a_certificate_of_another_key(tmp_path: Path) -> None:
 
 
 def test_inline_session_keys_need_no_file(tmp_path: Path) -> None:
-    ini = dev_ini(tmp_path, **{"loginsite.session.keys": f"k1:{secrets.token_urlsafe(32)}"})
+    ini = dev_ini(tmp_path, **{"loginsite.session.keys": f"k1:{SECRET_1}"})
     assert devsetup.main([str(ini)]) == 0
     assert not (tmp_path / "var" / "dev" / "session-keys").exists()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from loginsite.revocation.redis import RedisRevocationStore
 from loginsite.scripts.revoke import main
 from loginsite.settings import RevocationSettings
 from tests.plugins.redis_server import RedisServer
+from tests.plugins.session_keys import SECRET_1
 
 PREFIX = "script-test:"
 
@@ -47,7 +47,7 @@ def write_ini(tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch) -
             "use = egg:loginsite",
             "loginsite.environment = development",
             "loginsite.public_url = http://localhost:6543",
-            f"loginsite.session.keys = k1:{secrets.token_urlsafe(32)}",
+            f"loginsite.session.keys = k1:{SECRET_1}",
             "loginsite.session.secure = false",
             "loginsite.session.max_age = 3600",
             "loginsite.idp.issuer = http://127.0.0.1:9/",

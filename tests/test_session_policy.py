@@ -18,6 +18,7 @@ from loginsite.session import SessionSecurityPolicy
 from loginsite.session.cookie import CookieTooLarge
 from loginsite.settings import SessionKey, SessionSettings
 from tests.plugins.clock import FakeClock
+from tests.plugins.session_keys import SECRET_1
 
 NOW = 1_790_000_000.0
 
@@ -274,7 +275,7 @@ def test_refuses_to_emit_a_cookie_over_4096_bytes(policy: SessionSecurityPolicy)
 def included_app() -> webtest.TestApp:
     """Another app that includes the policy with nothing but session settings."""
     settings = {
-        "loginsite.session.keys": f"k1:{secrets.token_urlsafe(32)}",
+        "loginsite.session.keys": f"k1:{SECRET_1}",
         "loginsite.session.secure": "false",
     }
     with Configurator(settings=settings) as config:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,9 @@ from loginsite.settings import (
     app_settings,
     parse_session_keys,
 )
+from tests.plugins.session_keys import SECRET_1, SECRET_3, SECRET_4, SECRET_16, SECRET_48
 
-KEY = secrets.token_urlsafe(32)
+KEY = SECRET_3
 
 
 def test_valid_development_settings(settings: dict[str, str]) -> None:
@@ -35,7 +35,7 @@ def test_valid_development_settings(settings: dict[str, str]) -> None:
 
 
 def test_environment_variables_override_the_ini(settings: dict[str, str]) -> None:
-    other = secrets.token_urlsafe(32)
+    other = SECRET_4
     parsed = app_settings(
         settings,
         environ={"LOGINSITE_SESSION_KEYS": f"env1:{other}", "LOGINSITE_SESSION_IDLE_TIMEOUT": "60"},
@@ -94,7 +94,7 @@ def test_secrets_are_not_in_reprs(settings: dict[str, str]) -> None:
         ({"loginsite.session.keys": "nokid"}, "loginsite.session.keys", "KID:SECRET"),
         ({"loginsite.session.keys": "k1:short"}, "loginsite.session.keys", "placeholder|bytes"),
         (
-            {"loginsite.session.keys": f"k1:{secrets.token_urlsafe(16)}"},
+            {"loginsite.session.keys": f"k1:{SECRET_16}"},
             "loginsite.session.keys",
             "at least 32",
         ),
@@ -124,7 +124,11 @@ def test_secrets_are_not_in_reprs(settings: dict[str, str]) -> None:
         ({"loginsite.idp.acr_values": "x"}, "loginsite.idp.acr_values", "service level"),
         ({"loginsite.idp.scope": "email"}, "loginsite.idp.scope", "openid"),
         ({"loginsite.idp.locale": "de"}, "loginsite.idp.locale", "one of"),
-        ({"loginsite.idp.prompt": "never"}, "loginsite.idp.prompt", "select_account"),
+        (
+            {"loginsite.idp.prompt": "never"},
+            "loginsite.idp.prompt",
+            "select_account, login, none, consent, not 'never'",
+        ),
         ({"loginsite.idp.timeout": "-1"}, "loginsite.idp.timeout", "greater"),
         ({"loginsite.idp.leeway": "9999"}, "loginsite.idp.leeway", "between"),
         ({"loginsite.revocation.store": "disk"}, "loginsite.revocation.store", "one of"),
@@ -192,8 +196,31 @@ def test_step_up_level_is_known() -> None:
     assert ACR_VERIFIED == "urn:acr.login.gov:verified"
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "Dummy-value-for-the-test-setup-only-9876543",
+        "my_SECRET_session_key_for_local_dev_12345678",
+        "xxxxxx1234567890abcdefghijklmnopqrstuvwxyzAB",
+        "abababababababababababababababababababababab",
+    ],
+)
+def test_written_placeholders_are_refused(secret: str) -> None:
+    with pytest.raises(SettingsError, match="placeholder"):
+        parse_session_keys("x", f"k1:{secret}")
+
+
+@pytest.mark.parametrize(
+    # Random keys that hold a stand-in word in a mix of cases, as random text does.
+    "secret",
+    ["tJ8B4wdXxXxc_JWFupTanjj7ezRkSu1vQ76r8RxHC_pu", "lo0Ij6A7f9XJOk3dUmMy4ivL_xH70X-0C4TkkOXkFAR"],
+)
+def test_random_keys_with_words_in_mixed_case_are_accepted(secret: str) -> None:
+    assert len(parse_session_keys("x", f"k1:{secret}")[0].secret) >= 32
+
+
 def test_parse_session_keys_keeps_order() -> None:
-    a, b = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+    a, b = SECRET_1, SECRET_48
     keys = parse_session_keys("x", f"new:{a}\n  old:{b}")
     assert [k.kid for k in keys] == ["new", "old"]
     assert len(keys[1].secret) == 48
