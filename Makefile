@@ -4,15 +4,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint format setup system-deps bench bench-smoke clean
+# `make run PORT=7000`: the public URL, the address served and the development provider's
+# issuer all follow it.
+PORT ?=
 
-$(BIN)/.installed: setup.cfg pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+.PHONY: run test lint format setup setup-test system-deps bench bench-smoke clean
+
+# Each target installs only the extras it needs: `make run` the app and its development
+# provider; `make test` and `make bench` add pytest, Playwright, ruff and the benchmark peers.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[development,testing,benchmarks]'
+
+$(VENV)/.installed-run: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[development]'
 	touch $@
 
-setup: $(BIN)/.installed
+$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[development,testing,benchmarks]'
+	touch $@ $(VENV)/.installed-run
+
+setup: $(VENV)/.installed-run
+
+setup-test: $(VENV)/.installed-test
 
 system-deps:
 	bash scripts/install-system-deps
@@ -23,23 +37,23 @@ node_modules/axe-core/axe.min.js: package.json
 
 run: setup
 	$(BIN)/loginsite-devsetup development.ini
-	$(BIN)/pserve development.ini
+	$(if $(PORT),LOGINSITE_PUBLIC_URL=http://localhost:$(PORT)) $(BIN)/pserve development.ini
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: setup
+format: setup-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup system-deps node_modules/axe-core/axe.min.js lint
+test: setup-test system-deps node_modules/axe-core/axe.min.js lint
 	$(BIN)/pytest -n 2 --cov --cov-report=term
 
-bench: setup system-deps
+bench: setup-test system-deps
 	$(BIN)/python -m benchmarks.run
 
-bench-smoke: setup system-deps
+bench-smoke: setup-test system-deps
 	$(BIN)/python -m benchmarks.run --smoke
 
 clean:

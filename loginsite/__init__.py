@@ -6,6 +6,8 @@ from typing import Any
 
 from pyramid.config import Configurator
 
+from loginsite.settings import SettingsError, SettingsExit
+
 
 def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
     """The WSGI app ``pserve`` serves; each include is one part of the site."""
@@ -17,6 +19,14 @@ def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
         config.include("loginsite.auth")  # /auth/login, /auth/callback, /auth/logout
         config.include("loginsite.account")  # home, account and identity-verified pages
     return config.make_wsgi_app()
+
+
+def paste_app(global_config: dict[str, Any] | None, **settings: Any) -> Any:
+    """The ``paste.app_factory`` that ``pserve`` loads: a settings error ends it in one line."""
+    try:
+        return main(global_config, **settings)
+    except SettingsError as exc:
+        raise SettingsExit(exc) from None
 
 
 def includeme(config: Any) -> None:

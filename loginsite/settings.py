@@ -32,13 +32,31 @@ _KID_RE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 _PLACEHOLDER_WORDS = ("change", "secret", "password", "example", "placeholder", "dummy", "xxxxxx")
 
 
+#: Where ``loginsite.devidp`` serves the development provider, below ``public_url``.
+DEVIDP_PATH = "/_devidp/"
+
+
 class SettingsError(ValueError):
     """A setting is missing or wrong; the message names it and says what is expected."""
 
     def __init__(self, name: str, problem: str) -> None:
         self.setting = name
         self.env_var = env_var_name(name)
+        self.problem = problem
         super().__init__(f"{name} (or env {self.env_var}): {problem}")
+
+
+class SettingsExit(SystemExit, SettingsError):
+    """A :class:`SettingsError` that ends ``pserve`` with its one-line message, no traceback.
+
+    Still a ``SettingsError``, so code that loads the app (tests, ``get_app``) catches it as one.
+    """
+
+    def __init__(self, error: SettingsError) -> None:
+        SystemExit.__init__(self, f"loginsite: {error}")
+        self.setting = error.setting
+        self.env_var = error.env_var
+        self.problem = error.problem
 
 
 def env_var_name(setting: str) -> str:
@@ -315,6 +333,18 @@ def _base_url(name: str, value: str, *, allow_http: bool) -> str:
     return value
 
 
+def parse_public_url(value: str, *, allow_http: bool) -> str:
+    """``loginsite.public_url``: an absolute bare origin; https unless ``allow_http``.
+
+    ``loginsite-keygen --public-url`` applies the same rules, so the redirect URIs it prints
+    are ones the app will accept.
+    """
+    public_url = _base_url("loginsite.public_url", value, allow_http=allow_http).rstrip("/")
+    if urlsplit(public_url).path:
+        raise SettingsError("loginsite.public_url", "must be a bare origin, with no path")
+    return public_url
+
+
 def load_private_key_pem(name: str, value: str) -> bytes:
     """The value is the PEM itself (typical for an env var) or a path to a PEM file."""
     if value.startswith("-----BEGIN"):
@@ -338,7 +368,10 @@ def load_private_key_pem(name: str, value: str) -> bytes:
     return pem
 
 
-def idp_settings(raw: RawSettings, *, development: bool) -> IdpSettings:
+def idp_settings(
+    raw: RawSettings, *, development: bool, default_issuer: str | None = None
+) -> IdpSettings:
+    """``default_issuer`` is the built-in development provider's, when it is included."""
     allow_http = raw.boolean("loginsite.idp.allow_http", False)
     if allow_http and not development:
         raise SettingsError(
@@ -346,7 +379,9 @@ def idp_settings(raw: RawSettings, *, development: bool) -> IdpSettings:
         )
     issuer = _base_url(
         "loginsite.idp.issuer",
-        raw.required(
+        raw.get("loginsite.idp.issuer")
+        or default_issuer
+        or raw.required(
             "loginsite.idp.issuer", "the provider's issuer, e.g. https://secure.login.gov/"
         ),
         allow_http=allow_http,
@@ -405,15 +440,17 @@ def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = Non
     )
     development = environment == "development"
     session = session_settings(raw)
-    public_url = _base_url(
-        "loginsite.public_url",
+    public_url = parse_public_url(
         raw.required(
             "loginsite.public_url", "the site's external base URL, e.g. https://example.gov"
         ),
         allow_http=development and not session.secure,
-    ).rstrip("/")
-    if urlsplit(public_url).path:
-        raise SettingsError("loginsite.public_url", "must be a bare origin, with no path")
+    )
+    # The development provider is served by this app, so its issuer follows public_url.
+    includes = ini.get("pyramid.includes") or ()
+    if isinstance(includes, str):
+        includes = includes.split()
+    devidp_included = "loginsite.devidp" in includes
     data_dir = raw.get("loginsite.devidp.data_dir")
     devidp = DevIdpSettings(data_dir=Path(data_dir)) if data_dir else None
     return AppSettings(
@@ -421,7 +458,11 @@ def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = Non
         public_url=public_url,
         session=session,
         revocation=revocation_settings(raw),
-        idp=idp_settings(raw, development=development),
+        idp=idp_settings(
+            raw,
+            development=development,
+            default_issuer=public_url + DEVIDP_PATH if development and devidp_included else None,
+        ),
         devidp=devidp,
     )
 

@@ -20,11 +20,11 @@ import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pyramid.exceptions import ConfigurationError
 
 from loginsite import main
 from loginsite.devidp import get_provider
 from loginsite.devidp.provider import DevProvider, half_hash
+from loginsite.settings import SettingsError
 from tests.conftest import CLIENT_ID
 from tests.plugins.live_server import LiveServer
 
@@ -722,7 +722,7 @@ def test_id_token_from_before_a_restart_still_verifies(
 
 def test_refuses_to_load_in_production(make_app: Callable[..., Any], tmp_path: Path) -> None:
     url = "https://apply.example.gov"
-    with pytest.raises(ConfigurationError, match="loginsite.environment = development"):
+    with pytest.raises(SettingsError, match="loginsite.environment = development"):
         make_app(
             **{
                 "loginsite.environment": "production",
@@ -740,7 +740,7 @@ def test_refuses_to_load_in_production(make_app: Callable[..., Any], tmp_path: P
 def test_refuses_to_load_without_a_data_dir(make_app: Callable[..., Any], tmp_path: Path) -> None:
     settings = _devidp_settings(tmp_path)
     del settings["loginsite.devidp.data_dir"]
-    with pytest.raises(ConfigurationError, match="loginsite.devidp.data_dir"):
+    with pytest.raises(SettingsError, match="loginsite.devidp.data_dir"):
         make_app(**settings)
 
 
@@ -757,8 +757,8 @@ def test_refuses_to_load_with_another_issuer(
 ) -> None:
     settings = {**_devidp_settings(tmp_path), "loginsite.idp.issuer": issuer}
     with pytest.raises(
-        ConfigurationError,
-        match=re.escape("set loginsite.idp.issuer = http://localhost:6543/_devidp/"),
+        SettingsError,
+        match=re.escape("served at http://localhost:6543/_devidp/ (loginsite.public_url"),
     ):
         make_app(**settings)
 

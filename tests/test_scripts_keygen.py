@@ -14,7 +14,12 @@ from cryptography.x509.oid import NameOID
 
 from loginsite import credentials
 from loginsite.scripts import keygen
-from loginsite.settings import load_private_key_pem, parse_session_keys
+from loginsite.settings import (
+    SettingsError,
+    load_private_key_pem,
+    parse_public_url,
+    parse_session_keys,
+)
 
 FILES = ("client-private.pem", "client-certificate.pem", "session-keys")
 
@@ -94,3 +99,37 @@ def test_keygen_rejects_bad_arguments(tmp_path: Path, argv: list[str]) -> None:
         keygen.main(["--out", str(tmp_path), *argv])
     assert exit_info.value.code == 2
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://apply.example.gov", "must use https in this environment"),
+        ("https://apply.example.gov/app", "must be a bare origin, with no path"),
+        ("https://user@apply.example.gov", "must not carry credentials"),
+        ("https://apply.example.gov/?x=1", "must not carry credentials, a query"),
+    ],
+)
+def test_keygen_applies_the_apps_public_url_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, problem: str
+) -> None:
+    """Every URL the app would refuse as loginsite.public_url is refused here too."""
+    with pytest.raises(SettingsError, match=re.escape(problem)):
+        parse_public_url(url, allow_http=False)
+    with pytest.raises(SystemExit):
+        keygen.main(["--out", str(tmp_path), "--public-url", url])
+    assert f"--public-url {problem}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_keygen_accepts_http_only_for_development(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        keygen.main(["--out", str(tmp_path / "a"), "--public-url", "http://localhost:6543"])
+    assert "http is accepted only with --development" in capsys.readouterr().err
+    argv = ["--out", str(tmp_path / "b"), "--public-url", "http://localhost:6543/"]
+    assert keygen.main([*argv, "--development"]) == 0
+    assert "redirect URI:              http://localhost:6543/auth/callback" in (
+        capsys.readouterr().out
+    )

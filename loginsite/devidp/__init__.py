@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid.exceptions import ConfigurationError
-
-from loginsite.settings import get_app_settings
+from loginsite.settings import SettingsError, get_app_settings
 
 from .provider import ENDPOINTS, PREFIX, DevProvider
 
@@ -30,21 +28,24 @@ def includeme(config: Any) -> None:
     config.include("loginsite.settings")
     settings = get_app_settings(config.registry)
     if settings.environment != "development":
-        raise ConfigurationError(
+        raise SettingsError(
+            "loginsite.environment",
             "loginsite.devidp (the development identity provider) only loads when "
             f"loginsite.environment = development; this is {settings.environment!r}. Remove "
-            "loginsite.devidp from pyramid.includes."
+            "loginsite.devidp from pyramid.includes.",
         )
     if settings.devidp is None:
-        raise ConfigurationError(
-            "loginsite.devidp needs loginsite.devidp.data_dir: a folder for its signing key "
-            "(e.g. %(here)s/var/dev)"
+        raise SettingsError(
+            "loginsite.devidp.data_dir",
+            "the development provider needs a folder for its signing key (e.g. %(here)s/var/dev)",
         )
     expected_issuer = settings.public_url + PREFIX + "/"
     if settings.idp.issuer != expected_issuer:
-        raise ConfigurationError(
-            f"loginsite.devidp serves the provider at {expected_issuer}: set "
-            f"loginsite.idp.issuer = {expected_issuer} (it is {settings.idp.issuer!r})"
+        raise SettingsError(
+            "loginsite.idp.issuer",
+            f"the development provider is served at {expected_issuer} (loginsite.public_url "
+            f"+ {PREFIX}/), but this is {settings.idp.issuer!r}. Leave loginsite.idp.issuer "
+            "unset: with loginsite.devidp included it follows loginsite.public_url.",
         )
     config.registry[REGISTRY_KEY] = DevProvider.from_settings(settings)
     for name, path in ENDPOINTS.items():

@@ -28,13 +28,19 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from loginsite import credentials
-from loginsite.settings import ACR_AUTH_ONLY, ACR_VERIFIED, SERVICE_LEVELS, AppSettings
+from loginsite.settings import (
+    ACR_AUTH_ONLY,
+    ACR_VERIFIED,
+    DEVIDP_PATH,
+    SERVICE_LEVELS,
+    AppSettings,
+)
 
 from .store import AccessToken, Grant, MemoryStore
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/_devidp"
+PREFIX = DEVIDP_PATH.rstrip("/")
 SIGNING_KEY_FILE = "devidp-signing-key.pem"
 
 CODE_LIFETIME = 300  # login.gov's code: 5 minutes (the docs say 15; the IdP code says 5)

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from loginsite import credentials
+from loginsite.settings import SettingsError, parse_public_url
 
 PRIVATE_KEY = "client-private.pem"
 CERTIFICATE = "client-certificate.pem"
@@ -37,16 +38,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "the redirect URIs to register)",
     )
     parser.add_argument(
+        "--development",
+        action="store_true",
+        help="allow an http:// --public-url, as the app does only with "
+        "loginsite.environment = development and loginsite.session.secure = false",
+    )
+    parser.add_argument(
         "--days", default=365, type=int, help="certificate lifetime in days (default: 365)"
     )
     args = parser.parse_args(argv)
     if args.days < 1:
         parser.error("--days must be at least 1")
     if args.public_url is not None:
-        parts = urlsplit(args.public_url)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            parser.error("--public-url must be an absolute URL such as https://apply.example.gov")
-        args.public_url = args.public_url.rstrip("/")
+        try:
+            args.public_url = parse_public_url(args.public_url, allow_http=args.development)
+        except SettingsError as exc:
+            hint = (
+                " (http is accepted only with --development, for a development configuration)"
+                if urlsplit(args.public_url).scheme == "http" and not args.development
+                else ""
+            )
+            parser.error(
+                f"--public-url {exc.problem}{hint}; the app applies the same rule to "
+                "loginsite.public_url, e.g. https://apply.example.gov"
+            )
     return args
 
 
