@@ -10,12 +10,14 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import requests
 import webtest
 
 from loginsite.settings import ACR_VERIFIED
+from tests.plugins.live_server import LiveServer
 from tests.plugins.oidc_provider import REMOVE, TestProvider
 
 PUBLIC_URL = "https://app.example.test"
@@ -218,6 +220,105 @@ def test_callback_with_unknown_state(rp: webtest.TestApp, test_provider: TestPro
     params["state"] = "x" * 43
     rp.get("/auth/callback", params=params, status=400)
     assert "token" not in test_provider.endpoints_called()
+
+
+@pytest.fixture
+def live_rp(
+    make_app: Callable[..., Any],
+    live_server: Callable[[], LiveServer],
+    test_provider: TestProvider,
+    tmp_path: Path,
+) -> LiveServer:
+    """The app over real HTTP (waitress), against the test provider, with plain cookies.
+
+    The public URL stays the one registered with the test provider; the browser talks to the
+    server directly, so cookies are not Secure here.
+    """
+    key_file = tmp_path / "client.pem"
+    key_file.write_bytes(test_provider.client_private_key_pem)
+    app = make_app(
+        **{
+            "loginsite.public_url": PUBLIC_URL,
+            "loginsite.idp.issuer": test_provider.issuer,
+            "loginsite.idp.client_id": test_provider.client_id,
+            "loginsite.idp.private_key": str(key_file),
+            "loginsite.idp.timeout": "2",
+        }
+    )
+    return live_server().start(app)
+
+
+def _callback_query(params: dict[str, str], extra: list[tuple[str, str]]) -> str:
+    return urlencode([*params.items(), *extra])
+
+
+@pytest.mark.parametrize(
+    "repeat",
+    [
+        "the same state twice",
+        "another state",
+        "the same code twice",
+        "another code",
+        "an empty state",
+        "iss",
+        "error",
+    ],
+)
+def test_callback_with_a_repeated_parameter_is_refused_before_anything_else(
+    live_rp: LiveServer,
+    test_provider: TestProvider,
+    repeat: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """RFC 6749 3.1: a 400, the transaction burnt, and the token endpoint never called."""
+    browser = requests.Session()
+    login = browser.get(live_rp.url + "/auth/login?next=/account", allow_redirects=False, timeout=5)
+    assert login.status_code == 303
+    params = test_provider.authorize(login.headers["Location"])
+    extra = {
+        "the same state twice": [("state", params["state"])],
+        "another state": [("state", "s" * 43)],
+        "the same code twice": [("code", params["code"])],
+        "another code": [("code", "c" * 43)],
+        "an empty state": [("state", "")],
+        "iss": [("iss", test_provider.issuer), ("iss", test_provider.issuer)],
+        "error": [("error", "access_denied"), ("error", "access_denied")],
+    }[repeat]
+    refused = browser.get(
+        live_rp.url + "/auth/callback?" + _callback_query(params, extra),
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert refused.status_code == 400
+    assert "This sign-in address is not valid" in refused.text
+    assert "reason=repeated_parameter" in caplog.text
+    # The genuine callback, once, no longer matches anything: the transaction is gone.
+    again = browser.get(
+        live_rp.url + "/auth/callback?" + urlencode(params), allow_redirects=False, timeout=5
+    )
+    assert again.status_code == 400
+    assert "This sign-in has expired" in again.text
+    assert "token" not in test_provider.endpoints_called()
+    assert (
+        browser.get(live_rp.url + "/account", allow_redirects=False, timeout=5).status_code == 303
+    )
+
+
+def test_a_sign_in_over_real_http_completes(
+    live_rp: LiveServer, test_provider: TestProvider
+) -> None:
+    """The control for the test above: the same browser and callback, unrepeated, sign in."""
+    browser = requests.Session()
+    login = browser.get(live_rp.url + "/auth/login?next=/account", allow_redirects=False, timeout=5)
+    params = test_provider.authorize(login.headers["Location"])
+    done = browser.get(
+        live_rp.url + "/auth/callback?" + urlencode(params), allow_redirects=False, timeout=5
+    )
+    assert done.status_code == 303
+    assert done.headers["Location"] == PUBLIC_URL + "/account"
+    assert (
+        browser.get(live_rp.url + "/account", allow_redirects=False, timeout=5).status_code == 200
+    )
 
 
 def test_replayed_callback_is_refused(rp: webtest.TestApp, test_provider: TestProvider) -> None:

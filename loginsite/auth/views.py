@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -33,6 +34,7 @@ from loginsite.web.errors import error_page
 log = logging.getLogger(__name__)
 
 FLOW_KEY = "loginsite.sign_in_flow"
+_LOG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 LOGOUT_STATE_TTL = 600
 
 
@@ -116,8 +118,39 @@ def login(context: Auth, request: Any) -> Any:
     return response
 
 
+def _repeated_parameters(request: Any) -> list[str]:
+    """RFC 6749 3.1: request and response parameters "MUST NOT be included more than once"."""
+    names = list(request.GET.keys())
+    return sorted({name for name in names if names.count(name) > 1})
+
+
+def _refuse_repeated(request: Any, flow: SignInFlow, repeated: list[str]) -> Any:
+    """Refuse before anything else, and burn every transaction the callback names."""
+    remaining = request.cookies.get(flow.transaction_cookie.name)
+    for state in request.GET.getall("state"):
+        _, remaining, _ = flow.jar.take(remaining, state)
+    log.warning(
+        "auth.callback_refused reason=repeated_parameter names=%s request_id=%s",
+        ",".join(_LOG_UNSAFE.sub("?", name[:32]) for name in repeated[:8]),
+        _request_id(request),
+    )
+    response = error_page(
+        request,
+        400,
+        "This sign-in address is not valid",
+        "The address that brought you back from Login.gov repeated a part that may appear "
+        "only once, so we did not use it. Please start signing in again.",
+        action=("Sign in again", sign_in_path(request)),
+    )
+    flow.transaction_cookie.set(response, remaining)
+    return response
+
+
 def callback(context: Auth, request: Any) -> Any:
     flow = _flow(request)
+    repeated = _repeated_parameters(request)
+    if repeated:
+        return _refuse_repeated(request, flow, repeated)
     params = {k: v for k, v in request.GET.items() if isinstance(v, str)}
     transaction, remaining, reason = flow.jar.take(
         request.cookies.get(flow.transaction_cookie.name), params.get("state")
