@@ -32,6 +32,10 @@ _KID_RE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 _PLACEHOLDER_WORDS = ("change", "secret", "password", "example", "placeholder", "dummy", "xxxxxx")
 
 
+#: The paths registered with login.gov below ``public_url`` (``loginsite-keygen`` prints them).
+CALLBACK_PATH = "/auth/callback"
+SIGNED_OUT_PATH = "/auth/signed-out"
+
 #: Where ``loginsite.devidp`` serves the development provider, below ``public_url``.
 DEVIDP_PATH = "/_devidp/"
 
@@ -138,11 +142,11 @@ class AppSettings:
 
     @property
     def redirect_uri(self) -> str:
-        return self.public_url + "/auth/callback"
+        return self.public_url + CALLBACK_PATH
 
     @property
     def post_logout_redirect_uri(self) -> str:
-        return self.public_url + "/auth/signed-out"
+        return self.public_url + SIGNED_OUT_PATH
 
 
 class RawSettings:

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from loginsite import credentials
-from loginsite.settings import SettingsError, parse_public_url
+from loginsite.settings import CALLBACK_PATH, SIGNED_OUT_PATH, SettingsError, parse_public_url
 
 PRIVATE_KEY = "client-private.pem"
 CERTIFICATE = "client-certificate.pem"
@@ -70,10 +70,12 @@ def next_steps(out: Path, public_url: str | None) -> str:
     key = out / PRIVATE_KEY
     return f"""
 Next steps:
-  1. In the login.gov partner portal (https://dashboard.int.identitysandbox.gov for the sandbox),
-     upload {out / CERTIFICATE} as the app's certificate and register:
-       redirect URI:              {base}/auth/callback
-       post-logout redirect URI:  {base}/auth/signed-out
+  1. In the login.gov Partner Portal (sandbox: https://portal.int.identitysandbox.gov), create
+     the app's configuration with protocol OpenID Connect, private_key_jwt; choose an Issuer
+     (the client_id), e.g. urn:gov:gsa:openidconnect.profiles:sp:sso:AGENCY:APP; upload
+     {out / CERTIFICATE} as its certificate; and register exactly:
+       redirect URI:              {base}{CALLBACK_PATH}
+       post-logout redirect URI:  {base}{SIGNED_OUT_PATH}
   2. Give the app its client key, either
        loginsite.idp.private_key = {key}        (INI), or
        LOGINSITE_IDP_PRIVATE_KEY="$(cat {key})"   (environment; the PEM itself or its path)
@@ -84,7 +86,7 @@ Next steps:
        LOGINSITE_SESSION_KEYS="$(cat {out / SESSION_KEYS})"
      To rotate later, put a new entry FIRST and keep the old one until old sessions expire.
   4. Keep {key.name} and {SESSION_KEYS} secret: never commit them. Then run
-       loginsite-check production.ini
+       .venv/bin/loginsite-check CONFIG.ini   (sandbox.ini on a laptop, production.ini to deploy)
 """
 
 
