@@ -17,6 +17,7 @@ def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
         config.include("loginsite.session")  # the JWT-cookie security policy + revocation list
         config.include("loginsite.resources")  # the traversal tree and its ACLs
         config.include("loginsite.auth")  # /auth/login, /auth/callback, /auth/logout
+        config.include("loginsite.security_events")  # POST /api/security-events (login.gov SETs)
         config.include("loginsite.account")  # home, account and identity-verified pages
     return config.make_wsgi_app()
 

@@ -14,7 +14,7 @@ import binascii
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -131,6 +131,27 @@ class DevIdpSettings:
     data_dir: Path
 
 
+#: Where login.gov pushes Security Event Tokens; register PUBLIC_URL + this in the partner portal.
+SECURITY_EVENTS_PATH = "/api/security-events"
+
+
+@dataclass(frozen=True)
+class SecurityEventSettings:
+    """What each Security Event Token type does: ``end-sessions`` or ``record``."""
+
+    actions: Mapping[str, str] = field(default_factory=dict)  # event type URI -> action
+
+    def __post_init__(self) -> None:
+        if not self.actions:
+            from loginsite.oidc.security_event import DEFAULT_ACTIONS
+
+            object.__setattr__(self, "actions", dict(DEFAULT_ACTIONS))
+
+    def action_for(self, event_type: str) -> str:
+        """Unknown event types are recorded (RFC 8935: accepted, not acted on)."""
+        return self.actions.get(event_type, "record")
+
+
 @dataclass(frozen=True)
 class AppSettings:
     environment: Literal["development", "production"]
@@ -139,6 +160,12 @@ class AppSettings:
     revocation: RevocationSettings
     idp: IdpSettings
     devidp: DevIdpSettings | None
+    security_events: SecurityEventSettings = field(default_factory=SecurityEventSettings)
+
+    @property
+    def security_events_url(self) -> str:
+        """The ``aud`` of the SETs login.gov pushes here: the URL registered in its portal."""
+        return self.public_url + SECURITY_EVENTS_PATH
 
     @property
     def redirect_uri(self) -> str:
@@ -434,6 +461,34 @@ def idp_settings(
     )
 
 
+def security_event_settings(raw: RawSettings) -> SecurityEventSettings:
+    """``NAME=ACTION`` entries over the defaults; NAME a known event's short name (e.g.
+    ``identifier-changed``) or a full event type URI, ACTION ``end-sessions`` or ``record``."""
+    from loginsite.oidc.security_event import ACTIONS, DEFAULT_ACTIONS, EVENT_TYPES
+
+    name = "loginsite.security_events.actions"
+    actions = dict(DEFAULT_ACTIONS)
+    text = raw.get(name) or ""
+    for entry in re.sub(r"\s*=\s*", "=", text).split():
+        event, sep, action = entry.partition("=")
+        if not sep or not event or action not in ACTIONS:
+            raise SettingsError(
+                name,
+                f"expected whitespace-separated EVENT=ACTION entries, ACTION one of "
+                f"{', '.join(ACTIONS)}; got {entry!r}",
+            )
+        if event in EVENT_TYPES:
+            event = EVENT_TYPES[event]
+        elif not event.startswith("https://"):
+            raise SettingsError(
+                name,
+                f"unknown event {event!r}: use one of {', '.join(EVENT_TYPES)} or a full "
+                "https:// event type URI",
+            )
+        actions[event] = action
+    return SecurityEventSettings(actions=actions)
+
+
 def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AppSettings:
     """Parse and validate every loginsite setting; raises :class:`SettingsError`."""
     raw = RawSettings(ini, environ)
@@ -468,6 +523,7 @@ def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = Non
             default_issuer=public_url + DEVIDP_PATH if development and devidp_included else None,
         ),
         devidp=devidp,
+        security_events=security_event_settings(raw),
     )
 
 

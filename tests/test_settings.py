@@ -224,3 +224,59 @@ def test_parse_session_keys_keeps_order() -> None:
     keys = parse_session_keys("x", f"new:{a}\n  old:{b}")
     assert [k.kid for k in keys] == ["new", "old"]
     assert len(keys[1].secret) == 48
+
+
+# -- loginsite.security_events.actions -------------------------------------------------------
+
+RISC = "https://schemas.openid.net/secevent/risc/event-type/"
+
+
+def test_security_event_actions_default_to_the_documented_table(settings: dict[str, str]) -> None:
+    parsed = app_settings(settings, environ={})
+    assert parsed.security_events_url == "http://localhost:6543/api/security-events"
+    events = parsed.security_events
+    assert events.action_for(RISC + "account-disabled") == "end-sessions"
+    assert events.action_for(RISC + "identifier-recycled") == "end-sessions"
+    assert events.action_for(RISC + "identifier-changed") == "record"
+    assert events.action_for("https://schemas.example.gov/unknown") == "record"
+
+
+def test_security_event_actions_override_by_short_name_or_uri(settings: dict[str, str]) -> None:
+    parsed = app_settings(
+        {
+            **settings,
+            "loginsite.security_events.actions": (
+                "\nidentifier-changed = end-sessions\n"
+                "  https://schemas.example.gov/custom=end-sessions password-reset=record"
+            ),
+        },
+        environ={},
+    )
+    events = parsed.security_events
+    assert events.action_for(RISC + "identifier-changed") == "end-sessions"
+    assert events.action_for("https://schemas.example.gov/custom") == "end-sessions"
+    assert events.action_for(
+        "https://schemas.login.gov/secevent/risc/event-type/password-reset"
+    ) == ("record")
+    assert events.action_for(RISC + "account-purged") == "end-sessions"  # the rest: defaults
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("identifier-changed=delete", "ACTION one of end-sessions, record"),
+        ("identifier-changed", "EVENT=ACTION"),
+        ("password-changed=record", "unknown event 'password-changed'"),
+        ("=record", "EVENT=ACTION"),
+    ],
+)
+def test_security_event_actions_errors_name_the_setting(
+    settings: dict[str, str], value: str, problem: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        app_settings(settings, environ={"LOGINSITE_SECURITY_EVENTS_ACTIONS": value})
+    message = str(caught.value)
+    assert message.startswith(
+        "loginsite.security_events.actions (or env LOGINSITE_SECURITY_EVENTS_ACTIONS)"
+    )
+    assert problem in message
