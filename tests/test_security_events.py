@@ -335,7 +335,9 @@ def test_refused_with_a_key_pointer_header(
 
 
 @pytest.mark.parametrize(
-    "iss", ["https://attacker.example/", "TRAILING-SLASH-MISSING", REMOVE], ids=str
+    "iss",
+    ["https://attacker.example/", "TRAILING-SLASH-MISSING", REMOVE],
+    ids=lambda v: "missing" if v is REMOVE else str(v),
 )
 def test_refused_with_a_wrong_issuer(
     app: App, test_provider: TestProvider, iss: Any, logs: Any
@@ -353,7 +355,7 @@ def test_refused_with_a_wrong_issuer(
 @pytest.mark.parametrize(
     "aud",
     ["https://other.example/api/security-events", "ENDPOINT-WITH-SLASH", ["x", "y"], REMOVE],
-    ids=str,
+    ids=lambda v: "missing" if v is REMOVE else str(v),
 )
 def test_refused_with_a_wrong_audience(
     app: App, test_provider: TestProvider, aud: Any, logs: Any
