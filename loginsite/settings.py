@@ -19,12 +19,15 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
+# login.gov's vocabulary lives with the OIDC client; re-exported for the rest of the app.
+from loginsite.oidc.config import ACR_AUTH_ONLY as ACR_AUTH_ONLY
+from loginsite.oidc.config import ACR_VERIFIED as ACR_VERIFIED
+from loginsite.oidc.config import LOCALES as LOCALES
+from loginsite.oidc.config import SERVICE_LEVELS as SERVICE_LEVELS
+from loginsite.oidc.config import ClientConfig
+
 PREFIX = "loginsite."
 
-ACR_AUTH_ONLY = "urn:acr.login.gov:auth-only"
-ACR_VERIFIED = "urn:acr.login.gov:verified"
-SERVICE_LEVELS = (ACR_AUTH_ONLY, ACR_VERIFIED)
-LOCALES = ("en", "es", "fr", "zh")
 PROMPTS = ("select_account", "login", "none", "consent")
 
 MIN_SESSION_KEY_BYTES = 32
@@ -95,29 +98,6 @@ class SessionSettings:
 
 
 @dataclass(frozen=True)
-class IdpSettings:
-    issuer: str
-    client_id: str
-    private_key_pem: bytes
-    certificate_path: Path | None = None
-    acr_values: tuple[str, ...] = (ACR_AUTH_ONLY,)
-    scope: tuple[str, ...] = ("openid", "email")
-    prompt: str = "select_account"
-    locale: str | None = None
-    timeout: float = 5.0
-    metadata_ttl: int = 3600
-    leeway: int = 30
-    allow_http: bool = False
-
-    def __repr__(self) -> str:
-        return f"IdpSettings(issuer={self.issuer!r}, client_id={self.client_id!r})"
-
-    @property
-    def service_level(self) -> str:
-        return next(v for v in self.acr_values if v in SERVICE_LEVELS)
-
-
-@dataclass(frozen=True)
 class RevocationSettings:
     store: Literal["memory", "redis", "none"] = "memory"
     redis_url: str | None = None
@@ -158,7 +138,8 @@ class AppSettings:
     public_url: str
     session: SessionSettings
     revocation: RevocationSettings
-    idp: IdpSettings
+    #: the OIDC client's own config type, built here from ``loginsite.idp.*``
+    idp: ClientConfig
     devidp: DevIdpSettings | None
     security_events: SecurityEventSettings = field(default_factory=SecurityEventSettings)
 
@@ -220,6 +201,9 @@ class RawSettings:
 
     def positive_float(self, name: str, default: float) -> float:
         return self._number(name, default, float, "a number of seconds greater than 0")
+
+    def count(self, name: str, default: int) -> int:
+        return self._number(name, default, int, "a whole number greater than 0")
 
     _N = TypeVar("_N", int, float)
 
@@ -400,9 +384,16 @@ def load_private_key_pem(name: str, value: str) -> bytes:
 
 
 def idp_settings(
-    raw: RawSettings, *, development: bool, default_issuer: str | None = None
-) -> IdpSettings:
-    """``default_issuer`` is the built-in development provider's, when it is included."""
+    raw: RawSettings,
+    *,
+    development: bool,
+    public_url: str,
+    default_issuer: str | None = None,
+) -> ClientConfig:
+    """The OIDC client's config; its redirect URIs come from ``public_url``, never a request.
+
+    ``default_issuer`` is the built-in development provider's, when it is included.
+    """
     allow_http = raw.boolean("loginsite.idp.allow_http", False)
     if allow_http and not development:
         raise SettingsError(
@@ -445,9 +436,11 @@ def idp_settings(
     leeway = raw.get("loginsite.idp.leeway")
     if leeway is not None and (not leeway.isdigit() or int(leeway) > 300):
         raise SettingsError("loginsite.idp.leeway", "must be whole seconds between 0 and 300")
-    return IdpSettings(
+    return ClientConfig(
         issuer=issuer,
         client_id=client_id,
+        redirect_uri=public_url + CALLBACK_PATH,
+        post_logout_redirect_uri=public_url + SIGNED_OUT_PATH,
         private_key_pem=pem,
         certificate_path=Path(cert) if cert else None,
         acr_values=acr_values,
@@ -458,6 +451,7 @@ def idp_settings(
         metadata_ttl=raw.seconds("loginsite.idp.metadata_ttl", 3600),
         leeway=int(leeway) if leeway is not None else 30,
         allow_http=allow_http,
+        max_concurrent_calls=raw.count("loginsite.idp.max_concurrent_calls", 2),
     )
 
 
@@ -520,6 +514,7 @@ def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = Non
         idp=idp_settings(
             raw,
             development=development,
+            public_url=public_url,
             default_issuer=public_url + DEVIDP_PATH if development and devidp_included else None,
         ),
         devidp=devidp,

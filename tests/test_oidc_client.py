@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from loginsite.oidc import (
     AuthorizationDenied,
-    ClientConfig,
     InvalidCallback,
     InvalidIdToken,
     InvalidUserinfo,
@@ -27,9 +26,14 @@ from loginsite.oidc import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from loginsite.settings import app_settings
+from loginsite.oidc.client import (
+    TokenResponse,
+    check_token_answer,
+    check_userinfo_answer,
+    token_request,
+    tokens_from,
+)
 from tests.plugins.oidc_provider import REMOVE, TestProvider, b64url, public_jwk, s256
-from tests.plugins.session_keys import SECRET_1
 
 ACR_VERIFIED = "urn:acr.login.gov:verified"
 
@@ -183,35 +187,6 @@ def test_client_assertions_are_never_reused(
         for c in test_provider.calls_to("token")
     ]
     assert len(set(jtis)) == 2
-
-
-def test_from_settings_takes_everything_from_app_settings(test_provider: TestProvider) -> None:
-    settings = app_settings(
-        {
-            "loginsite.environment": "development",
-            "loginsite.public_url": "http://localhost:6543",
-            "loginsite.session.keys": f"k1:{SECRET_1}",
-            "loginsite.session.secure": "false",
-            "loginsite.idp.issuer": test_provider.issuer,
-            "loginsite.idp.client_id": test_provider.client_id,
-            "loginsite.idp.private_key": test_provider.client_private_key_pem.decode(),
-            "loginsite.idp.allow_http": "true",
-            "loginsite.idp.acr_values": ACR_VERIFIED,
-            "loginsite.idp.locale": "fr",
-            "loginsite.idp.timeout": "3",
-        },
-        environ={},
-    )
-
-    config = ClientConfig.from_settings(settings)
-
-    assert config.issuer == test_provider.issuer
-    assert config.client_id == test_provider.client_id
-    assert config.redirect_uri == "http://localhost:6543/auth/callback"
-    assert config.post_logout_redirect_uri == "http://localhost:6543/auth/signed-out"
-    assert config.acr_values == (ACR_VERIFIED,)
-    assert (config.locale, config.timeout, config.allow_http) == ("fr", 3.0, True)
-    assert "PRIVATE" not in repr(config)
 
 
 def test_logout_url(test_provider: TestProvider, client: OIDCClient) -> None:
@@ -755,3 +730,127 @@ def test_errors_never_leak_secrets_into_the_reason(
     assert transaction.nonce not in text
     assert test_provider.last_id_token is not None
     assert test_provider.last_id_token not in text
+
+
+# -- the token exchange in its three steps, without HTTP ------------------------------------
+
+
+def test_token_request_carries_the_code_the_verifier_and_the_assertion() -> None:
+    request = token_request(code="c", code_verifier="v", client_assertion="a.b.c")
+
+    assert request == {
+        "code": "c",
+        "code_verifier": "v",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": "a.b.c",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "reason"),
+    [
+        (400, b'{"error": "Code is invalid"}', ProviderRefused, "Code is invalid"),
+        (400, b"{}", ProviderError, "without an error"),
+        (502, b"{}", ProviderError, "HTTP 502"),
+        (307, b"", ProviderError, "HTTP 307"),
+        (200, b"<html>", ProviderError, "not JSON"),
+        (200, b"[" * 100000 + b"]" * 100000, ProviderError, "not JSON"),
+    ],
+)
+def test_check_token_answer_refuses_with_a_reason(
+    status: int, body: bytes, error: type[OIDCError], reason: str
+) -> None:
+    with pytest.raises(error) as caught:
+        check_token_answer(status, body)
+
+    assert type(caught.value) is error
+    assert reason in caught.value.reason
+
+
+def test_check_token_answer_accepts_a_200_json_object() -> None:
+    check_token_answer(200, b'{"access_token": "x"}')
+
+
+def test_tokens_from_wants_both_tokens_and_bearer() -> None:
+    good = {"access_token": "at", "id_token": "it", "token_type": "bearer"}
+
+    assert tokens_from(good) == TokenResponse(access_token="at", id_token="it")
+    for bad, reason in [
+        ({**good, "access_token": ""}, "access_token"),
+        ({**good, "id_token": None}, "id_token"),
+        ({**good, "token_type": "DPoP"}, "Bearer"),
+    ]:
+        with pytest.raises(ProviderError, match=reason):
+            tokens_from(bad)
+    assert "at" not in repr(tokens_from(good))
+
+
+def test_check_userinfo_answer() -> None:
+    assert check_userinfo_answer(200, b'{"sub": "s1", "email": "e"}', "s1")["email"] == "e"
+    with pytest.raises(InvalidUserinfo):
+        check_userinfo_answer(200, b'{"sub": "s2"}', "s1")
+    with pytest.raises(InvalidUserinfo):
+        check_userinfo_answer(200, b'{"sub": "\\ud800"}', "s1")
+    with pytest.raises(ProviderRefused):
+        check_userinfo_answer(401, b"", "s1")
+    with pytest.raises(ProviderError, match="HTTP 500"):
+        check_userinfo_answer(500, b"{}", "s1")
+
+
+# -- OAuth2Session under loginsite's rules ----------------------------------------------------
+
+
+def test_the_token_request_authenticates_with_the_assertion_only(
+    test_provider: TestProvider, client: OIDCClient
+) -> None:
+    transaction, params = test_provider.sign_in(client)
+    client.complete(transaction, params)
+
+    [call] = test_provider.calls_to("token")
+    assert "Authorization" not in call.headers  # no HTTP Basic next to private_key_jwt
+    assert "client_id" not in call.form
+    assert call.form["redirect_uri"] == "https://app.example.test/auth/callback"
+
+
+def test_a_redirecting_userinfo_is_not_followed(
+    test_provider: TestProvider, client: OIDCClient
+) -> None:
+    test_provider.respond("userinfo", status=302, body=b"")
+    test_provider.canned["userinfo"].content_type = "text/plain"
+
+    exc = refused(test_provider, client, ProviderError)
+
+    assert "HTTP 302" in exc.reason
+    assert test_provider.endpoints_called()[-1] == "userinfo"
+
+
+def test_an_oversized_token_answer_is_cut_off(
+    test_provider: TestProvider, client: OIDCClient
+) -> None:
+    test_provider.respond("token", body=b'{"a": "' + b"x" * (1024 * 1024 + 10) + b'"}')
+
+    exc = refused(test_provider, client, ProviderError)
+
+    assert "larger than" in exc.reason
+
+
+# -- iat against the start of the sign-in (issue 16.2) --------------------------------------
+
+
+def test_an_id_token_issued_long_ago_is_refused(
+    test_provider: TestProvider, client: OIDCClient
+) -> None:
+    """Signature, nonce and exp all valid, but iat a week before the sign-in started."""
+    test_provider.id_token_claims["iat"] = int(time.time()) - 7 * 86400
+
+    refused_id_token(test_provider, client, "earlier than the start of this sign-in")
+
+
+def test_an_id_token_issued_just_before_the_sign_in_is_within_the_leeway(
+    test_provider: TestProvider,
+) -> None:
+    client = test_provider.client(leeway=30)
+    test_provider.id_token_claims["iat"] = int(time.time()) - 20
+    transaction, params = test_provider.sign_in(client)
+
+    assert client.complete(transaction, params).sub == test_provider.sub

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from loginsite.oidc import ClientConfig
 from loginsite.settings import (
     ACR_VERIFIED,
     SettingsError,
     app_settings,
     parse_session_keys,
 )
+from tests.plugins.oidc_provider import TestProvider
 from tests.plugins.session_keys import SECRET_1, SECRET_3, SECRET_4, SECRET_16, SECRET_48
 
 KEY = SECRET_3
@@ -280,3 +282,35 @@ def test_security_event_actions_errors_name_the_setting(
         "loginsite.security_events.actions (or env LOGINSITE_SECURITY_EVENTS_ACTIONS)"
     )
     assert problem in message
+
+
+def test_idp_settings_are_the_oidc_clients_own_config(test_provider: TestProvider) -> None:
+    """settings.py builds the type oidc owns; oidc never imports the settings."""
+    settings = app_settings(
+        {
+            "loginsite.environment": "development",
+            "loginsite.public_url": "http://localhost:6543",
+            "loginsite.session.keys": f"k1:{SECRET_1}",
+            "loginsite.session.secure": "false",
+            "loginsite.idp.issuer": test_provider.issuer,
+            "loginsite.idp.client_id": test_provider.client_id,
+            "loginsite.idp.private_key": test_provider.client_private_key_pem.decode(),
+            "loginsite.idp.allow_http": "true",
+            "loginsite.idp.acr_values": ACR_VERIFIED,
+            "loginsite.idp.locale": "fr",
+            "loginsite.idp.timeout": "3",
+        },
+        environ={},
+    )
+
+    config = settings.idp
+
+    assert isinstance(config, ClientConfig)
+
+    assert config.issuer == test_provider.issuer
+    assert config.client_id == test_provider.client_id
+    assert config.redirect_uri == "http://localhost:6543/auth/callback"
+    assert config.post_logout_redirect_uri == "http://localhost:6543/auth/signed-out"
+    assert config.acr_values == (ACR_VERIFIED,)
+    assert (config.locale, config.timeout, config.allow_http) == ("fr", 3.0, True)
+    assert "PRIVATE" not in repr(config)

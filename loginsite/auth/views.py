@@ -20,7 +20,6 @@ from loginsite.auth.cookies import TRANSACTION_TTL, FlowCookie, transaction_keys
 from loginsite.auth.urls import LEVEL_VERIFIED, sign_in_path
 from loginsite.oidc import (
     AuthorizationDenied,
-    ClientConfig,
     OIDCClient,
     OIDCError,
     TransactionJar,
@@ -44,7 +43,7 @@ class SignInFlow:
     def __init__(self, registry: Any) -> None:
         settings = get_app_settings(registry)
         self.settings = settings
-        self.client = OIDCClient(ClientConfig.from_settings(settings))
+        self.client = OIDCClient(settings.idp)
         self.jar = TransactionJar(transaction_keys(settings.session), ttl=TRANSACTION_TTL)
         secure = settings.session.secure
         self.transaction_cookie = FlowCookie(

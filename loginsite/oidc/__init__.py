@@ -1,13 +1,15 @@
 """Signing in with login.gov over OpenID Connect, independent of any web framework.
 
-The web glue builds one :class:`OIDCClient` from :class:`ClientConfig` at start-up, keeps the
+The web glue builds one :class:`OIDCClient` from the :class:`ClientConfig` that
+``loginsite.settings`` parsed, at start-up, keeps the
 pending sign-ins in a :class:`TransactionJar` cookie and turns :class:`OIDCError` subclasses into
 pages (``status``, ``user_message``; ``reason`` goes to the log).
 """
 
 from __future__ import annotations
 
-from .client import CLIENT_ASSERTION_TYPE, ClientConfig, OIDCClient, SignIn
+from .client import CLIENT_ASSERTION_TYPE, OIDCClient, SignIn
+from .config import ClientConfig
 from .errors import (
     AuthorizationDenied,
     InvalidCallback,

@@ -67,7 +67,7 @@ class ProviderKeys:
         refetch_interval: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._http = http
+        self._http = _http.guarded(http, timeout)
         self._timeout = timeout
         self._ttl = ttl
         self._refetch_interval = refetch_interval

@@ -123,7 +123,7 @@ class ProviderMetadataCache:
     ) -> None:
         self.issuer = issuer
         self.url = discovery_url(issuer)
-        self._http = http
+        self._http = _http.guarded(http, timeout)
         self._timeout = timeout
         self._ttl = ttl
         self._allow_http = allow_http

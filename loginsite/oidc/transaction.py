@@ -21,12 +21,16 @@ from urllib.parse import unquote, urlsplit
 
 import jwt
 
+from loginsite.strict_jwt import RefusedToken, decode_strict
+
 __all__ = ["LoginTransaction", "TransactionJar", "sanitize_next"]
 
 MAX_NEXT_LENGTH = 512
 # Characters allowed raw in a return-to path: RFC 3986 unreserved, sub-delims, ':@/?%#'.
 _NEXT_CHARS = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%#]*$")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# What the log says for each rule the strict decoder names; anything else is "tampered".
+_JAR_REASONS = {"size": "oversized", "kid": "unknown key"}
 
 
 def sanitize_next(value: str | None, default: str = "/account") -> str:
@@ -238,44 +242,21 @@ class TransactionJar:
         """The raw transaction claims, or ([], reason) if the cookie is absent or bad."""
         if not cookie_value:
             return [], "no transaction cookie"
-        if len(cookie_value) > 4096:
-            return [], "oversized"
+        keys = dict(self._keys)
         try:
-            header = jwt.get_unverified_header(cookie_value)
-        except jwt.PyJWTError:
-            return [], "tampered"
-        if header.get("alg") != self.ALGORITHM or header.get("typ") != self.TYP:
-            return [], "tampered"
-        if "crit" in header:
-            return [], "tampered"
-        secret = next((s for kid, s in self._keys if kid == header.get("kid")), None)
-        if secret is None:
-            return [], "unknown key"
-        try:
-            payload = jwt.decode(
+            _, payload = decode_strict(
                 cookie_value,
-                key=secret,
-                algorithms=[self.ALGORITHM],
-                audience=self._audience,
+                algorithm=self.ALGORITHM,
+                typ=self.TYP,
+                key_for=lambda kid: keys.get(kid) if kid is not None else None,
+                max_length=4096,
+                required=("iss", "aud", "iat", "exp", "txns"),
                 issuer=self._issuer,
-                leeway=0,
-                options={
-                    "verify_signature": True,
-                    # exp/iat/nbf are checked below against the injectable clock instead of
-                    # PyJWT's wall clock, so the jar has one notion of "now".
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "verify_aud": True,
-                    "verify_iss": True,
-                    "verify_sub": True,
-                    "verify_jti": True,
-                    "strict_aud": True,
-                    "require": ["iss", "aud", "iat", "exp", "txns"],
-                },
+                audience=self._audience,
             )
-        except jwt.PyJWTError:
-            return [], "tampered"
+        except RefusedToken as exc:
+            return [], _JAR_REASONS.get(exc.rule, "tampered")
+        # exp/iat are checked here against the injectable clock, so the jar has one "now".
         exp, iat, txns = payload["exp"], payload["iat"], payload["txns"]
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat)):
             return [], "tampered"
