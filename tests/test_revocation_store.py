@@ -23,7 +23,7 @@ from loginsite.revocation.store import LocalClaims, RevocationList
 from loginsite.settings import (
     SETTINGS_KEY,
     AppSettings,
-    IdpSettings,
+    ClientConfig,
     RevocationSettings,
     SessionKey,
     SessionSettings,
@@ -215,7 +215,13 @@ def test_includeme_prefers_the_parsed_app_settings() -> None:
         public_url="http://localhost:6543",
         session=SessionSettings(keys=(SessionKey("k1", b"k" * 32),)),
         revocation=RevocationSettings(store="memory"),
-        idp=IdpSettings(issuer="http://127.0.0.1:9/", client_id="test", private_key_pem=b""),
+        idp=ClientConfig(
+            issuer="http://127.0.0.1:9/",
+            client_id="test",
+            private_key_pem=b"",
+            redirect_uri="http://localhost:6543/auth/callback",
+            post_logout_redirect_uri="http://localhost:6543/auth/signed-out",
+        ),
         devidp=None,
     )
     config.include("loginsite.revocation")
