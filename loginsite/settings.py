@@ -79,6 +79,12 @@ class SessionKey:
         return f"SessionKey(kid={self.kid!r})"
 
 
+def cookie_name_on_wire(name: str, *, secure: bool) -> str:
+    """Every cookie the app sets is named here: ``__Host-`` when secure, which pins it to this
+    host, https and Path=/ (RFC 6265bis), so a sibling subdomain cannot set or shadow it."""
+    return f"__Host-{name}" if secure else name
+
+
 @dataclass(frozen=True)
 class SessionSettings:
     keys: tuple[SessionKey, ...]
@@ -93,8 +99,7 @@ class SessionSettings:
 
     @property
     def cookie_name_on_wire(self) -> str:
-        """``__Host-`` pins the cookie to this host, https and Path=/ (RFC 6265bis)."""
-        return f"__Host-{self.cookie_name}" if self.secure else self.cookie_name
+        return cookie_name_on_wire(self.cookie_name, secure=self.secure)
 
 
 @dataclass(frozen=True)

@@ -97,3 +97,21 @@ def sign_in(testapp: webtest.TestApp) -> Callable[..., str]:
         return value
 
     return sign_in
+
+
+@pytest.fixture
+def live_site(live_devidp_app: Callable[..., Any]) -> Any:
+    """The app and its development provider, served over real HTTP on a free port."""
+    return live_devidp_app()
+
+
+@pytest.fixture
+def live_session_cookie(live_site: Any) -> str:
+    """``name=value`` of a fresh session on ``live_site``, as its policy would mint it."""
+    policy = live_site.policy
+    value, _ = policy.codec.mint(
+        "6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11",
+        email="alice@example.gov",
+        acr="urn:acr.login.gov:auth-only",
+    )
+    return f"{policy.cookie_name}={value}"

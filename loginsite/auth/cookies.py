@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
-from loginsite.settings import SessionSettings
+from loginsite.session.cookie import cookie_value
+from loginsite.settings import SessionSettings, cookie_name_on_wire
 
 TRANSACTION_TTL = 600
 
@@ -22,9 +24,13 @@ class FlowCookie:
     """One HttpOnly, SameSite=Lax, Path=/ cookie with a short life; ``__Host-`` when secure."""
 
     def __init__(self, name: str, *, secure: bool, max_age: int) -> None:
-        self.name = f"__Host-{name}" if secure else name
+        self.name = cookie_name_on_wire(name, secure=secure)
         self.secure = secure
         self.max_age = max_age
+
+    def read(self, request: Any) -> str | None:
+        """This cookie's value, read without WebOb's cookie parser (see :func:`cookie_value`)."""
+        return cookie_value(request.environ, self.name)
 
     def set(self, response: object, value: str | None) -> None:
         if value is None:

@@ -67,7 +67,7 @@ def _flow(request: Any) -> SignInFlow:
 
 
 def _request_id(request: Any) -> str:
-    return request.environ.get("loginsite.request_id", "-")
+    return request.request_id
 
 
 def _oidc_error_page(request: Any, exc: OIDCError, event: str) -> Any:
@@ -112,7 +112,7 @@ def login(context: Auth, request: Any) -> Any:
         return _oidc_error_page(request, exc, "auth.login_failed")
     response = HTTPSeeOther(location=url)
     flow.transaction_cookie.set(
-        response, flow.jar.add(request.cookies.get(flow.transaction_cookie.name), transaction)
+        response, flow.jar.add(flow.transaction_cookie.read(request), transaction)
     )
     return response
 
@@ -152,7 +152,7 @@ def callback(context: Auth, request: Any) -> Any:
         return _refuse_repeated(request, flow, repeated)
     params = {k: v for k, v in request.GET.items() if isinstance(v, str)}
     transaction, remaining, reason = flow.jar.take(
-        request.cookies.get(flow.transaction_cookie.name), params.get("state")
+        flow.transaction_cookie.read(request), params.get("state")
     )
     if "error" in params:
         # Whatever the state, the provider said no: nothing more to try for this transaction.
@@ -230,7 +230,7 @@ def logout(context: Auth, request: Any) -> Any:
 
 def signed_out(context: Auth, request: Any) -> Any:
     flow = _flow(request)
-    expected = request.cookies.get(flow.logout_cookie.name, "")
+    expected = flow.logout_cookie.read(request) or ""
     expected_state, _, everywhere = expected.partition(".")
     state = request.GET.get("state")
     if state is not None and not (

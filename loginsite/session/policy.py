@@ -164,5 +164,5 @@ def _log_refusal(request: Request, reason: str, sub: str, level: int = logging.I
         "session.refused reason=%s sub=%s request_id=%s",
         reason,
         sub,
-        request.environ.get("loginsite.request_id", "-"),
+        getattr(request, "request_id", "-"),  # loginsite.web's request method, if installed
     )

@@ -48,6 +48,11 @@ def settle(request: Request, response: Response) -> None:
         response.headerlist.extend(headers)
 
 
+def session_consulted(request: Request) -> bool:
+    """Whether the response depends on the session (it may show who is signed in)."""
+    return request.environ.get(PLAN_KEY) is not None
+
+
 def add_vary_cookie(response: Response) -> None:
     headerlist = response.headerlist
     for name, _ in headerlist:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid.csrf import CookieCSRFStoragePolicy
-
-from loginsite.settings import get_app_settings
+from loginsite.settings import cookie_name_on_wire, get_app_settings
+from loginsite.web.csrf import AppCookieCSRFStoragePolicy
 
 
 def includeme(config: Any) -> None:
@@ -17,8 +16,8 @@ def includeme(config: Any) -> None:
     config.add_static_view("static", "loginsite:static", cache_max_age=3600)
     secure = settings.session.secure
     config.set_csrf_storage_policy(
-        CookieCSRFStoragePolicy(
-            cookie_name="__Host-csrf" if secure else "csrf",
+        AppCookieCSRFStoragePolicy(
+            cookie_name=cookie_name_on_wire("csrf", secure=secure),
             secure=secure,
             httponly=True,
             samesite="Lax",
@@ -28,5 +27,12 @@ def includeme(config: Any) -> None:
     config.set_default_csrf_options(require_csrf=True)
     public_url = settings.public_url
     config.add_request_method(lambda request, path: public_url + path, "absolute_url")
-    config.add_tween("loginsite.web.headers.security_headers_tween_factory")
+    config.include("loginsite.web.request_id")
+    # Outermost first: every answer gets the headers, the screening refuses what no view should
+    # see, then the cookies are sanitised for whatever parses them.
+    headers = "loginsite.web.headers.security_headers_tween_factory"
+    screening = "loginsite.web.screening.request_screening_tween_factory"
+    config.add_tween(headers)
+    config.add_tween(screening, under=headers)
+    config.add_tween("loginsite.web.cookies.cookie_sanitising_tween_factory", under=screening)
     config.include("loginsite.web.errors")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from html import escape
 from typing import Any
 
 from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 from pyramid.httpexceptions import HTTPException
 from pyramid.renderers import render_to_response
+from pyramid.response import Response
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,34 @@ def error_page(
     Sign-in and step-up redirects for pages a visitor may not open are the auth layer's
     decision: see ``loginsite.auth.forbidden``.
     """
-    response = render_to_response(
-        "error.html",
-        {"title": title, "message": message, "action": action, "status": status},
-        request=request,
-    )
+    try:
+        response = render_to_response(
+            "error.html",
+            {"title": title, "message": message, "action": action, "status": status},
+            request=request,
+        )
+    except Exception:
+        # An error page must never fail itself (that would be the server's bare 500, without
+        # the security headers): the same words, without the layout or anything it consults.
+        log.exception("page.render_failed status=%d request_id=%s", status, _request_id(request))
+        response = Response(
+            _FALLBACK_PAGE.format(title=escape(title), message=escape(message), status=status),
+            content_type="text/html",
+            charset="utf-8",
+        )
     response.status_int = status
     return response
+
+
+_FALLBACK_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} · loginsite'
+    '</title></head><body><main><h1>{title}</h1><p>{message}</p><p><a href="/">Go to the home '
+    "page</a></p><p>Error {status}.</p></main></body></html>"
+)
+
+
+def _request_id(request: Any) -> str:
+    return getattr(request, "request_id", "-")
 
 
 def home_action(request: Any) -> tuple[str, str]:
@@ -94,7 +117,7 @@ def server_error(exc: Exception, request: Any) -> Any:
     log.exception(
         "request.failed path=%r request_id=%s",
         _raw_path(request),
-        request.environ.get("loginsite.request_id", "-"),
+        _request_id(request),
     )
     return error_page(
         request,

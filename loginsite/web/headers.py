@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from loginsite.session.response_plan import session_consulted
 from loginsite.settings import get_app_settings
 
 CSP = (
@@ -15,7 +14,16 @@ CSP = (
     "form-action 'self' {form_action}; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def may_be_cached(request: Any, response: Any) -> bool:
+    """Only a static file may be stored by a cache: not a page, not an error page under
+    /static/, nothing that consulted the session (it may show who is signed in)."""
+    return (
+        request.environ.get("PATH_INFO", "").startswith("/static/")  # raw: may not be UTF-8
+        and response.status_int < 400
+        and not session_consulted(request)
+    )
 
 
 def security_headers_tween_factory(handler: Callable, registry: Any) -> Callable:
@@ -26,41 +34,20 @@ def security_headers_tween_factory(handler: Callable, registry: Any) -> Callable
     hsts = settings.session.secure
 
     def security_headers_tween(request: Any) -> Any:
-        cookies = request.environ.get("HTTP_COOKIE")
-        if cookies and not cookies.isascii():
-            request.environ["HTTP_COOKIE"] = _decodable_cookies(cookies)
-        incoming = request.headers.get("X-Request-Id", "")
-        request.environ["loginsite.request_id"] = (
-            incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
-        )
         response = handler(request)
         headers = response.headers
         headers.setdefault("Content-Security-Policy", csp)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
-        path = request.environ.get("PATH_INFO", "")  # raw: may not even be valid UTF-8
-        if path.startswith("/auth/"):
+        if request.environ.get("PATH_INFO", "").startswith("/auth/"):
             headers["Referrer-Policy"] = "no-referrer"
         else:
             headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if not path.startswith("/static/"):
-            # Every dynamic page may show personal data or carry sign-in state.
+        if not may_be_cached(request, response):
             headers["Cache-Control"] = "no-store"
         if hsts:
             headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        headers["X-Request-Id"] = request.environ["loginsite.request_id"]
+        headers["X-Request-Id"] = request.request_id
         return response
 
     return security_headers_tween
-
-
-def _decodable_cookies(header: str) -> str:
-    """Drop cookies WebOb could not decode (it raises on non-UTF-8 bytes), keep the rest."""
-    kept = []
-    for part in header.split(";"):
-        try:
-            part.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            continue
-        kept.append(part)
-    return ";".join(kept)
