@@ -13,9 +13,10 @@ from loginsite.settings import SettingsError, get_app_settings
 
 from .provider import ENDPOINTS, PREFIX, DevProvider
 
-__all__ = ["REGISTRY_KEY", "DevProvider", "get_provider", "includeme"]
+__all__ = ["REGISTRY_KEY", "SENDER_KEY", "DevProvider", "get_provider", "includeme"]
 
 REGISTRY_KEY = "loginsite.devidp.provider"
+SENDER_KEY = "loginsite.devidp.security_event_sender"
 
 
 def get_provider(registry: Any) -> DevProvider:
@@ -47,8 +48,15 @@ def includeme(config: Any) -> None:
             f"+ {PREFIX}/), but this is {settings.idp.issuer!r}. Leave loginsite.idp.issuer "
             "unset: with loginsite.devidp included it follows loginsite.public_url.",
         )
-    config.registry[REGISTRY_KEY] = DevProvider.from_settings(settings)
+    provider = DevProvider.from_settings(settings)
+    config.registry[REGISTRY_KEY] = provider
+    from .security_events import SecurityEventSender
+
+    config.registry[SENDER_KEY] = SecurityEventSender(
+        provider, push_url=settings.security_events_url, timeout=settings.idp.timeout
+    )
     for name, path in ENDPOINTS.items():
         config.add_route(f"devidp.{name}", PREFIX + path)
     config.add_route("devidp.home", PREFIX + "/")
+    config.add_route("devidp.security_events", PREFIX + "/security-events")
     config.include(".views")

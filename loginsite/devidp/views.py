@@ -8,9 +8,10 @@ from pyramid.httpexceptions import HTTPFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 
+from loginsite.oidc.security_event import DEFAULT_ACTIONS, EVENT_TYPES
 from loginsite.settings import ACR_VERIFIED
 
-from . import get_provider
+from . import SENDER_KEY, get_provider
 from .provider import (
     AuthorizationRequest,
     DevProvider,
@@ -124,6 +125,34 @@ def userinfo(request: Any) -> Response:
         )
 
 
+def security_events(request: Any) -> Any:
+    """Simulate an account event: sign a SET for a test user and push it to the app."""
+    provider = _provider(request)
+    sender = request.registry[SENDER_KEY]
+    events = [(name, DEFAULT_ACTIONS.get(uri, "record")) for name, uri in EVENT_TYPES.items()]
+    values: dict[str, Any] = {
+        "title": "Simulate an account event",
+        "events": events,
+        "push_url": sender.push_url,
+        "chosen_user": None,
+        "chosen_event": None,
+        "delivery": None,
+        "error": None,
+    }
+    if request.method == "POST":
+        user = request.POST.get("user", "")
+        event = request.POST.get("event", "")
+        values.update(chosen_user=user, chosen_event=event)
+        if user not in {u.email for u in provider.users}:
+            values["error"] = "Choose the test user the event is about."
+        elif event not in EVENT_TYPES:
+            values["error"] = "Choose an event."
+        if values["error"]:
+            return _page(request, "security_events.html", 400, **values)
+        values["delivery"] = sender.push(event, user)
+    return _page(request, "security_events.html", **values)
+
+
 def logout(request: Any) -> Any:
     provider = _provider(request)
     params = request.GET if request.method == "GET" else request.POST
@@ -148,3 +177,6 @@ def includeme(config: Any) -> None:
         userinfo, route_name="devidp.userinfo", request_method=("GET", "POST"), require_csrf=False
     )
     config.add_view(logout, route_name="devidp.logout", request_method=("GET", "POST"))
+    config.add_view(
+        security_events, route_name="devidp.security_events", request_method=("GET", "POST")
+    )
