@@ -390,3 +390,37 @@ def test_https_endpoints_are_required_without_allow_http(
 def test_unreadable_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert check.main([str(tmp_path / "missing.ini")]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_security_events_url_to_register_is_printed_in_production(
+    settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = run(tmp_path, production(settings), capsys)
+    report = line(out, "security events")
+    assert report.startswith("OK")
+    assert (
+        "register https://apply.example.gov/api/security-events as the push_notification_url"
+        in (report)
+    )
+    assert "partner portal" in report
+
+
+def test_security_events_url_on_another_port_fails_in_production(
+    settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = production(settings, **{"loginsite.public_url": "https://apply.example.gov:8443"})
+    code, out = run(tmp_path, config, capsys)
+    assert code == 1
+    report = line(out, "security events")
+    assert report.startswith("FAIL")
+    assert "https://apply.example.gov:8443/api/security-events" in report
+    assert "port 443" in report
+
+
+def test_security_events_over_http_is_skipped_in_development(
+    settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = run(tmp_path, settings, capsys)
+    report = line(out, "security events")
+    assert report.startswith("SKIP")
+    assert "http://localhost:6543/api/security-events" in report

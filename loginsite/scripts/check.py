@@ -190,6 +190,24 @@ def check_production(settings: AppSettings, report: Report) -> None:
         report.ok("production", "https everywhere, secure cookies")
 
 
+def check_security_events(settings: AppSettings, report: Report) -> None:
+    """The push URL login.gov needs: built from public_url, https, port 443 (its rule)."""
+    url = settings.security_events_url
+    parts = urlsplit(url)
+    if parts.scheme != "https" or parts.port not in (None, 443):
+        detail = f"{url} (from loginsite.public_url) must be https on port 443 for login.gov"
+        if settings.environment == "production":
+            report.fail("security events", detail)
+        else:
+            report.skip("security events", detail + "; the development provider pushes here")
+        return
+    report.ok(
+        "security events",
+        f"register {url} as the push_notification_url in the login.gov partner portal, so "
+        "that account events (suspended, deleted, password reset...) end the user's sessions",
+    )
+
+
 def run_checks(
     ini: dict[str, Any],
     *,
@@ -214,6 +232,7 @@ def run_checks(
         f"{settings.session.signing_key.kid}",
     )
     check_production(settings, report)
+    check_security_events(settings, report)
     check_certificate(settings, report, now())
     meta = check_discovery(settings, report)
     if meta is not None:
