@@ -103,12 +103,36 @@ class SessionSettings:
 
 
 @dataclass(frozen=True)
+DEFAULT_REVOCATION_JOURNAL = Path("var/revocation-journal.sqlite3")
+
+
+@dataclass(frozen=True)
 class RevocationSettings:
     store: Literal["memory", "redis", "none"] = "memory"
     redis_url: str | None = None
-    failure_mode: Literal["closed", "open"] = "closed"
     key_prefix: str = "loginsite:revocation:"
     redis_timeout: float = 1.0
+    #: Seconds an instance answers from its last synced list while it cannot reach Redis.
+    max_staleness: float = 30.0
+    #: Seconds two servers' clocks (and Redis's) may differ by.
+    clock_skew: int = 5
+    #: The session idle timeout: with the two above, how long an entry must live.
+    idle_timeout: int = 900
+    #: The durable local journal of revocations not yet in Redis (redis store only).
+    journal: Path = DEFAULT_REVOCATION_JOURNAL
+    sentinels: tuple[tuple[str, int], ...] = ()
+    sentinel_master: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+    redis_username: str | None = None
+    redis_password: str | None = None
+    #: Replicas that must acknowledge a write (Redis WAIT) before it leaves the journal.
+    wait_replicas: int = 0
+    #: The session key ring: entries in Redis carry a MAC keyed from it (redis store only).
+    mac_keys: tuple[SessionKey, ...] = ()
+
+    def __repr__(self) -> str:  # never print a password or a key
+        return f"RevocationSettings(store={self.store!r}, key_prefix={self.key_prefix!r})"
 
 
 @dataclass(frozen=True)
@@ -318,27 +342,95 @@ def session_settings(raw: RawSettings) -> SessionSettings:
     )
 
 
-def revocation_settings(raw: RawSettings) -> RevocationSettings:
+def _sentinels(name: str, text: str) -> tuple[tuple[str, int], ...]:
+    sentinels = []
+    for entry in text.split():
+        host, sep, port = entry.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(name, f"expected space-separated host:port entries, not {entry!r}")
+        sentinels.append((host.strip("[]"), int(port)))
+    return tuple(sentinels)
+
+
+def revocation_settings(
+    raw: RawSettings, session: SessionSettings | None = None
+) -> RevocationSettings:
+    """``session`` gives the idle timeout and the MAC key ring; without it they are read here."""
+    if raw.get("loginsite.revocation.failure_mode") is not None:
+        raise SettingsError(
+            "loginsite.revocation.failure_mode",
+            "was replaced by loginsite.revocation.max_staleness (seconds an instance keeps "
+            "answering from its last synced list while Redis is unreachable, then fails "
+            "closed; default 30): remove failure_mode and set max_staleness instead",
+        )
     store = raw.choice("loginsite.revocation.store", ("memory", "redis", "none"), "memory")
     redis_url = raw.get("loginsite.revocation.redis_url")
+    sentinels_text = raw.get("loginsite.revocation.sentinels")
+    sentinels = _sentinels("loginsite.revocation.sentinels", sentinels_text or "")
+    sentinel_master = raw.get("loginsite.revocation.sentinel_master")
     if store == "redis":
-        if redis_url is None:
+        if sentinels and redis_url is not None:
+            raise SettingsError(
+                "loginsite.revocation.sentinels",
+                "and loginsite.revocation.redis_url are alternatives: set only one",
+            )
+        if sentinels and sentinel_master is None:
+            raise SettingsError(
+                "loginsite.revocation.sentinel_master",
+                "is required with loginsite.revocation.sentinels (the master's name)",
+            )
+        if not sentinels and redis_url is None:
             raise SettingsError(
                 "loginsite.revocation.redis_url",
-                "is required when loginsite.revocation.store = redis (e.g. redis://host:6379/0)",
+                "is required when loginsite.revocation.store = redis (e.g. redis://host:6379/0), "
+                "unless loginsite.revocation.sentinels is set",
             )
-        if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
             raise SettingsError(
                 "loginsite.revocation.redis_url", "must be a redis://, rediss:// or unix:// URL"
             )
+        if session is None:
+            session = session_settings(raw)
+    max_staleness = raw.positive_float("loginsite.revocation.max_staleness", 30.0)
+    redis_timeout = raw.positive_float("loginsite.revocation.redis_timeout", 1.0)
+    if store == "redis" and max_staleness < 2 * redis_timeout + 1:
+        raise SettingsError(
+            "loginsite.revocation.max_staleness",
+            f"({max_staleness:g}) must be at least 2 x loginsite.revocation.redis_timeout + 1 s "
+            f"({2 * redis_timeout + 1:g}): a healthy sync is that stale between two reads",
+        )
+    skew = raw.get("loginsite.revocation.clock_skew")
+    if skew is not None and (not skew.isdigit() or int(skew) > 300):
+        raise SettingsError(
+            "loginsite.revocation.clock_skew", "must be whole seconds between 0 and 300"
+        )
+    wait_replicas = raw.get("loginsite.revocation.wait_replicas")
+    if wait_replicas is not None and (not wait_replicas.isdigit() or int(wait_replicas) > 10):
+        raise SettingsError(
+            "loginsite.revocation.wait_replicas", "must be a whole number between 0 and 10"
+        )
+    idle_timeout = (
+        session.idle_timeout
+        if session is not None
+        else raw.seconds("loginsite.session.idle_timeout", 900)
+    )
     return RevocationSettings(
         store=store,  # type: ignore[arg-type]
         redis_url=redis_url,
-        failure_mode=raw.choice(  # type: ignore[arg-type]
-            "loginsite.revocation.failure_mode", ("closed", "open"), "closed"
-        ),
         key_prefix=raw.get("loginsite.revocation.key_prefix") or "loginsite:revocation:",
-        redis_timeout=raw.positive_float("loginsite.revocation.redis_timeout", 1.0),
+        redis_timeout=redis_timeout,
+        max_staleness=max_staleness,
+        clock_skew=int(skew) if skew is not None else 5,
+        idle_timeout=idle_timeout,
+        journal=Path(raw.get("loginsite.revocation.journal") or DEFAULT_REVOCATION_JOURNAL),
+        sentinels=sentinels,
+        sentinel_master=sentinel_master,
+        sentinel_username=raw.get("loginsite.revocation.sentinel_username"),
+        sentinel_password=raw.get("loginsite.revocation.sentinel_password"),
+        redis_username=raw.get("loginsite.revocation.redis_username"),
+        redis_password=raw.get("loginsite.revocation.redis_password"),
+        wait_replicas=int(wait_replicas) if wait_replicas is not None else 0,
+        mac_keys=session.keys if session is not None else (),
     )
 
 
@@ -515,7 +607,7 @@ def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = Non
         environment=environment,  # type: ignore[arg-type]
         public_url=public_url,
         session=session,
-        revocation=revocation_settings(raw),
+        revocation=revocation_settings(raw, session),
         idp=idp_settings(
             raw,
             development=development,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -17,9 +18,10 @@ from loginsite.revocation import (
     revoke_session,
     revoke_user,
 )
+from loginsite.revocation.lifetime import EntryLifetime
 from loginsite.revocation.memory import MemoryRevocationStore
 from loginsite.revocation.none import NoRevocationStore
-from loginsite.revocation.store import LocalClaims, RevocationList
+from loginsite.revocation.store import LocalClaims, RevocationList, RevocationStatus
 from loginsite.settings import (
     SETTINGS_KEY,
     AppSettings,
@@ -82,12 +84,12 @@ def test_entries_stop_matching_at_their_expiry(clock: FakeClock) -> None:
 
 
 def test_expired_entries_are_purged(clock: FakeClock) -> None:
-    revoked = RevocationList(clock=clock)
+    revoked = RevocationList(clock=clock, purge_interval=0)  # purge at every call
     revoked.add_session("short", NOW + 10)
     revoked.add_session("long", NOW + 1000)
     revoked.add_user("alice", NOW, NOW + 10)
     clock.now = NOW + 11
-    assert revoked.purge() == 2
+    revoked.is_revoked("other", "bob", NOW)
     assert len(revoked) == 1
     assert revoked.sessions() == {"long": NOW + 1000}
 
@@ -109,12 +111,11 @@ def test_entry_already_past_its_expiry_is_not_stored(clock: FakeClock) -> None:
     assert len(revoked) == 0
 
 
-def test_update_merges_and_never_removes(clock: FakeClock) -> None:
+def test_adding_merges_and_never_shortens(clock: FakeClock) -> None:
     revoked = RevocationList(clock=clock)
-    revoked.add_session("mine", NOW + 100)
-    revoked.update(sessions=[("theirs", NOW + 50)], users=[("alice", NOW, NOW + 50)])
-    assert set(revoked.sessions()) == {"mine", "theirs"}
-    assert revoked.is_revoked("x", "alice", NOW - 1)
+    assert revoked.add_session("mine", NOW + 100)
+    assert not revoked.add_session("mine", NOW + 50)  # arrives late, from an older source
+    assert revoked.sessions() == {"mine": NOW + 100}
 
 
 def test_list_is_safe_under_concurrent_writes_and_lookups(clock: FakeClock) -> None:
@@ -144,9 +145,49 @@ def test_memory_store_revokes_sessions_and_users(clock: FakeClock) -> None:
     assert store.is_revoked("jti-2", "alice", NOW - 1)
     assert not store.is_revoked("jti-2", "alice", NOW)
     assert not store.is_revoked("jti-2", "bob", NOW)
-    clock.now = NOW + 100
+    clock.now = NOW + 100  # the session's deadline comes before the idle-bound lifetime
     assert not store.is_revoked("jti-1", "bob", NOW)
     store.close()
+
+
+def test_memory_store_keeps_entries_for_the_idle_window_not_the_deadline(
+    clock: FakeClock,
+) -> None:
+    lifetime = EntryLifetime(idle_timeout=900, propagation=0, clock_skew=5)
+    store = MemoryRevocationStore(clock=clock, lifetime=lifetime)
+    store.revoke_session("jti-1", NOW + 43_200)
+    store.revoke_user("alice", not_before=NOW, expires_at=NOW + 43_200)
+    clock.now = NOW + 904
+    assert store.is_revoked("jti-1", "bob", NOW)
+    assert store.is_revoked("other", "alice", NOW - 1)
+    clock.now = NOW + 905
+    assert not store.is_revoked("jti-1", "bob", NOW)
+    assert not store.is_revoked("other", "alice", NOW - 1)
+
+
+@pytest.mark.parametrize("make", [MemoryRevocationStore, NoRevocationStore])
+def test_local_stores_are_always_ready(make) -> None:
+    store = make()
+    store.revoke_session("jti-1", int(time.time()) + 100)
+    status = store.status()
+    assert status.ready
+    assert status.synced
+    assert status.staleness == 0.0
+    assert (status.pending_writes, status.journal_depth) == (0, 0)
+    assert status.entries == (1 if make is MemoryRevocationStore else 0)
+    assert status.as_dict()["staleness"] == 0.0
+
+
+def test_status_of_a_never_synced_store_is_json_friendly() -> None:
+    status = RevocationStatus(
+        ready=False,
+        synced=False,
+        staleness=math.inf,
+        pending_writes=2,
+        journal_depth=2,
+        entries=0,
+    )
+    assert status.as_dict()["staleness"] is None
 
 
 def test_memory_stores_do_not_share_entries(clock: FakeClock) -> None:
@@ -178,9 +219,17 @@ def test_revoke_user_helper_ends_sessions_signed_in_up_to_now(clock: FakeClock) 
     assert store.is_revoked("x", "alice", NOW)  # signed in during this very second
     assert store.is_revoked("x", "alice", NOW - 3000)
     assert not store.is_revoked("x", "alice", NOW + 1)
-    clock.now = NOW + 3600  # the oldest session still valid then was signed in after now
+
+
+def test_revoke_user_helper_caps_the_entry_at_the_last_possible_deadline(
+    clock: FakeClock,
+) -> None:
+    long_idle = EntryLifetime(idle_timeout=7200, propagation=0, clock_skew=0)
+    store = MemoryRevocationStore(clock=clock, lifetime=long_idle)
+    revoke_user(store, "alice", max_age=3600, now=NOW + 0.5)
+    clock.now = NOW + 3600  # a session signed in at NOW may still be valid
     assert store.is_revoked("x", "alice", NOW)
-    clock.now = NOW + 3601
+    clock.now = NOW + 3601  # none signed in before not-before (NOW + 1) can be
     assert not store.is_revoked("x", "alice", NOW)
 
 

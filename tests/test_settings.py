@@ -36,6 +36,39 @@ def test_valid_development_settings(settings: dict[str, str]) -> None:
     assert parsed.revocation.store == "memory"
 
 
+def test_revocation_settings_for_sentinel(settings: dict[str, str]) -> None:
+    parsed = app_settings(
+        {
+            **settings,
+            "loginsite.revocation.store": "redis",
+            "loginsite.revocation.sentinels": "10.0.0.1:26379 [::1]:26380",
+            "loginsite.revocation.sentinel_master": "loginsite",
+            "loginsite.revocation.sentinel_password": "s3",
+            "loginsite.revocation.max_staleness": "10",
+            "loginsite.revocation.journal": "/tmp/j.sqlite3",
+        },
+        environ={"LOGINSITE_REVOCATION_REDIS_PASSWORD": "p4"},
+    )
+    revocation = parsed.revocation
+    assert revocation.sentinels == (("10.0.0.1", 26379), ("::1", 26380))
+    assert revocation.sentinel_master == "loginsite"
+    assert revocation.sentinel_password == "s3"
+    assert revocation.redis_password == "p4"
+    assert revocation.max_staleness == 10.0
+    assert str(revocation.journal) == "/tmp/j.sqlite3"
+    assert revocation.idle_timeout == parsed.session.idle_timeout
+    assert revocation.mac_keys == parsed.session.keys
+    assert "p4" not in repr(revocation)
+    assert "s3" not in repr(revocation)
+
+
+def test_revocation_defaults(settings: dict[str, str]) -> None:
+    revocation = app_settings(settings, environ={}).revocation
+    assert revocation.max_staleness == 30.0
+    assert revocation.clock_skew == 5
+    assert str(revocation.journal) == "var/revocation-journal.sqlite3"
+
+
 def test_environment_variables_override_the_ini(settings: dict[str, str]) -> None:
     other = SECRET_4
     parsed = app_settings(
@@ -141,9 +174,40 @@ def test_secrets_are_not_in_reprs(settings: dict[str, str]) -> None:
             "redis://",
         ),
         (
-            {"loginsite.revocation.failure_mode": "maybe"},
+            {"loginsite.revocation.failure_mode": "closed"},
             "loginsite.revocation.failure_mode",
-            "closed",
+            "replaced by loginsite.revocation.max_staleness",
+        ),
+        (
+            {
+                "loginsite.revocation.max_staleness": "1",
+                "loginsite.revocation.store": "redis",
+                "loginsite.revocation.redis_url": "redis://h",
+            },
+            "loginsite.revocation.max_staleness",
+            "at least",
+        ),
+        ({"loginsite.revocation.clock_skew": "-3"}, "loginsite.revocation.clock_skew", "between"),
+        ({"loginsite.revocation.wait_replicas": "x"}, "loginsite.revocation.wait_replicas", "0"),
+        (
+            {"loginsite.revocation.store": "redis", "loginsite.revocation.sentinels": "h:1 h"},
+            "loginsite.revocation.sentinels",
+            "host:port",
+        ),
+        (
+            {"loginsite.revocation.store": "redis", "loginsite.revocation.sentinels": "h:26379"},
+            "loginsite.revocation.sentinel_master",
+            "required",
+        ),
+        (
+            {
+                "loginsite.revocation.store": "redis",
+                "loginsite.revocation.sentinels": "h:26379",
+                "loginsite.revocation.sentinel_master": "m",
+                "loginsite.revocation.redis_url": "redis://h",
+            },
+            "loginsite.revocation.sentinels",
+            "only one",
         ),
     ],
 )

@@ -12,7 +12,13 @@ import atexit
 import time
 from typing import Any
 
-from loginsite.revocation.store import Clock, RevocationStore, RevocationUnavailable
+from loginsite.revocation.lifetime import EntryLifetime
+from loginsite.revocation.store import (
+    Clock,
+    RevocationStatus,
+    RevocationStore,
+    RevocationUnavailable,
+)
 from loginsite.settings import (
     SETTINGS_KEY,
     AppSettings,
@@ -23,6 +29,8 @@ from loginsite.settings import (
 
 __all__ = [
     "STORE_KEY",
+    "EntryLifetime",
+    "RevocationStatus",
     "RevocationStore",
     "RevocationUnavailable",
     "get_revocation_store",
@@ -49,7 +57,9 @@ def make_revocation_store(
         return NoRevocationStore()
     from loginsite.revocation.memory import MemoryRevocationStore
 
-    return MemoryRevocationStore(clock=clock)
+    return MemoryRevocationStore(
+        clock=clock, lifetime=EntryLifetime.for_settings(settings, shared=False)
+    )
 
 
 def revoke_user(
@@ -59,14 +69,17 @@ def revoke_user(
 
     Not-before is the next whole second, so a session signed in during this very second (its
     sign-in time is whole seconds) is ended too; a sign-in within that second is refused as
-    well. The entry is kept until no session signed in before now can still be valid.
+    well. No session signed in before it lives past ``not_before + max_age``: that caps the
+    entry, which the store keeps for its idle-bound lifetime (:mod:`.lifetime`) within the cap.
     """
     current = time.time() if now is None else now
-    store.revoke_user(sub, not_before=int(current) + 1, expires_at=int(current) + max_age + 1)
+    not_before = int(current) + 1
+    store.revoke_user(sub, not_before=not_before, expires_at=not_before + max_age)
 
 
 def revoke_session(store: RevocationStore, session_id: str, *, expires_at: int) -> None:
-    """End one session (sign-out); ``expires_at`` is that token's absolute deadline."""
+    """End one session (sign-out). ``expires_at`` is that token's absolute deadline: it caps
+    the entry, which the store keeps for its idle-bound lifetime (:mod:`.lifetime`)."""
     store.revoke_session(session_id, expires_at=int(expires_at))
 
 

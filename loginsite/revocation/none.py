@@ -8,7 +8,7 @@ accepted risk (e.g. benchmarks), never as a way around a Redis outage.
 
 from __future__ import annotations
 
-from loginsite.revocation.store import LocalClaims
+from loginsite.revocation.store import LocalClaims, RevocationStatus
 
 
 class NoRevocationStore:
@@ -32,6 +32,10 @@ class NoRevocationStore:
 
     def claim_once(self, key: str, expires_at: int) -> bool:
         return self._claims.claim_once(key, expires_at)
+
+    def status(self) -> RevocationStatus:
+        """Always ready: there is nothing to sync."""
+        return RevocationStatus.local(0)
 
     def close(self) -> None:
         """Nothing to release."""

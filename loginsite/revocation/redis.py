@@ -20,16 +20,10 @@ Keys: ``jti:<id>`` and ``sub:<sub>`` hold ``"<not_before>:<expires_at>"`` (``0``
 a session) and expire in Redis at ``expires_at`` (``SET ... EXAT``). A Lua script writes the key
 (keeping the larger not-before and expiry) and PUBLISHes it in one step.
 
-Failure modes, while the sync is broken or not yet established:
-
-* ``closed`` (the default): :meth:`~RedisRevocationStore.is_revoked` raises
-  :class:`~loginsite.revocation.store.RevocationUnavailable`; the policy then treats the request
-  as anonymous without clearing the cookie, and pages that need sign-in answer 503 until the
-  sync is back. A Redis outage locks everybody out for its duration, but a revoked cookie is
-  never accepted.
-* ``open``: it answers from the last known list. Users stay signed in through the outage, but a
-  session revoked on another server during the outage may still be accepted here until the sync
-  is back.
+While the sync is broken, :meth:`~RedisRevocationStore.is_revoked` answers from the last synced
+list for up to ``max_staleness`` seconds after the copy was last known current, then raises
+:class:`~loginsite.revocation.store.RevocationUnavailable` (pages that need sign-in answer 503,
+cookies are kept) until the sync is back. A store that never synced is infinitely stale.
 
 Revoking never fails because of Redis: the entry is recorded locally at once (this process
 refuses the session immediately), then written to Redis; if Redis is unreachable the entry is
@@ -45,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -58,7 +53,14 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from loginsite.revocation.store import Clock, LocalClaims, RevocationList, RevocationUnavailable
+from loginsite.revocation.lifetime import EntryLifetime
+from loginsite.revocation.store import (
+    Clock,
+    LocalClaims,
+    RevocationList,
+    RevocationStatus,
+    RevocationUnavailable,
+)
 from loginsite.settings import RevocationSettings
 
 log = logging.getLogger(__name__)
@@ -144,7 +146,9 @@ class RedisRevocationStore:
             raise ValueError("the redis revocation store needs a redis_url")
         self._prefix = settings.key_prefix
         self._channel = settings.key_prefix + "events"
-        self._fail_closed = settings.failure_mode == "closed"
+        self._max_staleness = settings.max_staleness
+        self._lifetime = EntryLifetime.for_settings(settings, shared=True)
+        self._confirmed = -math.inf  # time.monotonic() when the copy was last known current
         self._timeout = settings.redis_timeout
         self._heartbeat = heartbeat
         self._heartbeat_timeout = max(self._timeout, MIN_HEARTBEAT_TIMEOUT)
@@ -184,9 +188,20 @@ class RedisRevocationStore:
     # -- the RevocationStore interface -------------------------------------------------------
 
     def is_revoked(self, session_id: str, sub: str, signed_in_at: int) -> bool:
-        if self._fail_closed and not self._synced:
-            raise RevocationUnavailable("the revocation list is not in sync with Redis")
+        if time.monotonic() - self._confirmed > self._max_staleness:
+            raise RevocationUnavailable("the revocation list is too far behind Redis")
         return self._list.is_revoked(session_id, sub, signed_in_at)
+
+    def status(self) -> RevocationStatus:
+        staleness = time.monotonic() - self._confirmed
+        return RevocationStatus(
+            ready=staleness <= self._max_staleness,
+            synced=self._synced,
+            staleness=staleness,
+            pending_writes=self.pending_writes,
+            journal_depth=0,
+            entries=len(self._list),
+        )
 
     def revoke_session(self, session_id: str, expires_at: int) -> None:
         self._revoke(_Entry("jti", session_id, 0, int(expires_at)))
@@ -218,6 +233,7 @@ class RedisRevocationStore:
         self._thread.join(timeout=self._timeout + 1.0)
         with self._state:
             self._synced = False
+            self._confirmed = -math.inf
             lost = len(self._pending)
             self._state.notify_all()
         if lost:
@@ -259,7 +275,7 @@ class RedisRevocationStore:
     def _revoke(self, entry: _Entry) -> None:
         if entry.expires_at <= self._clock():
             return  # the token is past its deadline already: nothing to remember
-        self._add_local(entry)
+        self._add_local(self._with_lifetime(entry))
         reason: object = "not connected to Redis"
         if self._synced:
             try:
@@ -279,10 +295,16 @@ class RedisRevocationStore:
     def _key(self, kind: str, ident: str) -> str:
         return f"{self._prefix}{kind}:{ident}"
 
+    def _with_lifetime(self, entry: _Entry) -> _Entry:
+        """``entry`` (whose expiry is its deadline) as it is stored now: lifetime from now."""
+        expires_at = self._lifetime.expires_at(entry.expires_at, self._clock())
+        return _Entry(entry.kind, entry.ident, entry.not_before, expires_at)
+
     def _write(self, entry: _Entry) -> None:
+        stored = self._with_lifetime(entry)
         self._script(
-            keys=[self._key(entry.kind, entry.ident)],
-            args=[entry.kind, entry.ident, entry.not_before, entry.expires_at, self._channel],
+            keys=[self._key(stored.kind, stored.ident)],
+            args=[stored.kind, stored.ident, stored.not_before, stored.expires_at, self._channel],
             client=self._writer,
         )
 
@@ -296,6 +318,9 @@ class RedisRevocationStore:
         with self._state:
             queued = list(self._pending.values())
         for entry in queued:
+            # Until it reaches Redis, an entry's lifetime has not started: keep it alive here.
+            self._add_local(self._with_lifetime(entry))
+        for entry in queued:
             if entry.expires_at > self._clock():
                 self._write(entry)  # raises on trouble: the sync starts over
             with self._state:
@@ -308,9 +333,11 @@ class RedisRevocationStore:
 
     # -- the sync thread ---------------------------------------------------------------------
 
-    def _set_synced(self, synced: bool) -> None:
+    def _set_synced(self, synced: bool, confirmed: float | None = None) -> None:
         with self._state:
             self._synced = synced
+            if confirmed is not None:
+                self._confirmed = confirmed
             self._state.notify_all()
 
     def _run(self) -> None:
@@ -320,10 +347,11 @@ class RedisRevocationStore:
         while not self._stop.is_set():
             pubsub = self._subscriber.pubsub()
             try:
+                started = time.monotonic()
                 self._subscribe(pubsub)
                 self._flush_pending()
                 self._load_and_repair()
-                self._set_synced(True)
+                self._set_synced(True, confirmed=started)
                 if warned:
                     log.warning("revocation sync with Redis is back")
                 elif not ever_synced:
@@ -337,14 +365,19 @@ class RedisRevocationStore:
                 if not warned:
                     warned = True
                     log.warning(
-                        "revocation sync with Redis is broken (%s); retrying, failure mode %s",
+                        "revocation sync with Redis is broken (%s); retrying, answering from "
+                        "the last synced list for up to %gs",
                         exc if isinstance(exc, RedisError) else repr(exc),
-                        "closed" if self._fail_closed else "open",
+                        self._max_staleness,
                         exc_info=not isinstance(exc, RedisError),
                     )
             finally:
                 with contextlib.suppress(Exception):  # already broken: nothing else to release
                     pubsub.close()
+            with self._state:
+                queued = list(self._pending.values())
+            for entry in queued:  # not in Redis yet, so its lifetime has not started
+                self._add_local(self._with_lifetime(entry))
             self._stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
         self._set_synced(False)
@@ -405,12 +438,15 @@ class RedisRevocationStore:
             message = pubsub.get_message(timeout=POLL_INTERVAL)
             now = time.monotonic()
             if message is not None and self._handle(message):
+                if ping_sent is not None:
+                    self._confirmed = ping_sent
                 ping_sent, next_ping = None, now + self._heartbeat
             if ping_sent is not None and now - ping_sent > self._heartbeat_timeout:
                 # Under CPU load this thread may not have run for a while (the GIL): the answer
                 # can be waiting in the socket. Only an answer that never arrived is an outage.
                 if not self._drain(pubsub):
                     raise RedisTimeoutError("no answer to the subscription's PING")
+                self._confirmed = ping_sent
                 ping_sent, next_ping = None, time.monotonic() + self._heartbeat
             if ping_sent is None and now >= next_ping:
                 pubsub.ping()

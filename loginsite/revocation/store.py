@@ -2,16 +2,20 @@
 
 Session cookies are stateless signed tokens, so a copied cookie would stay valid until its
 deadline even after sign-out. The revocation list closes that gap: it holds only the sessions
-that ended early (by ``jti``) and per-user "not before" times (by ``sub``), each kept until the
-deadline of the newest token it could match and forgotten after. The security policy asks it on
-every request, so :meth:`RevocationStore.is_revoked` must be a local lookup, never a network call.
+that ended early (by ``jti``) and per-user "not before" times (by ``sub``), each kept only as
+long as a token it matches can still be valid (:mod:`loginsite.revocation.lifetime`: the idle
+window plus the propagation bound, never past the session's deadline). The security policy asks
+it on every request, so :meth:`RevocationStore.is_revoked` must be a local lookup, never a
+network call.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 Clock = Callable[[], float]
@@ -23,10 +27,60 @@ DEFAULT_PURGE_INTERVAL = 60.0
 class RevocationUnavailable(Exception):
     """The revocation list cannot be trusted (or written) right now.
 
-    Raised by :meth:`RevocationStore.is_revoked` of a shared store configured to fail closed
-    while it is not in sync with the other servers: the caller must not accept the session
-    (the policy treats the request as anonymous, without clearing the cookie).
+    Raised by :meth:`RevocationStore.is_revoked` of a shared store whose copy is more than
+    ``max_staleness`` seconds behind (or was never synced): the caller must not accept the
+    session (the policy treats the request as anonymous, without clearing the cookie). Raised
+    by the ``revoke_*`` methods only when not even the local journal could record the entry.
     """
+
+
+@dataclass(frozen=True)
+class RevocationStatus:
+    """What a readiness endpoint reports about the store (``store.status()``).
+
+    ``ready``: :meth:`RevocationStore.is_revoked` answers (it would not raise).
+    ``synced``: the local copy is current with the shared store right now.
+    ``staleness``: seconds since the copy was last known current (``inf``: never synced).
+    ``pending_writes``: revocations made here that have not reached the shared store yet.
+    ``journal_depth``: of those, how many are in the durable local journal.
+    ``entries``: live entries in the local copy.
+    """
+
+    ready: bool
+    synced: bool
+    staleness: float
+    pending_writes: int
+    journal_depth: int
+    entries: int
+    #: Whole-list loads since start (a reconnect that resumes incrementally adds none).
+    full_loads: int = 0
+    #: Times the sync had to reconnect to the shared store.
+    reconnects: int = 0
+
+    @classmethod
+    def local(cls, entries: int) -> RevocationStatus:
+        """A store that is its own shared store: always ready and current."""
+        return cls(
+            ready=True,
+            synced=True,
+            staleness=0.0,
+            pending_writes=0,
+            journal_depth=0,
+            entries=entries,
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-friendly (``staleness`` of a never-synced store is ``None``)."""
+        return {
+            "ready": self.ready,
+            "synced": self.synced,
+            "staleness": None if math.isinf(self.staleness) else round(self.staleness, 3),
+            "pending_writes": self.pending_writes,
+            "journal_depth": self.journal_depth,
+            "entries": self.entries,
+            "full_loads": self.full_loads,
+            "reconnects": self.reconnects,
+        }
 
 
 class RevocationStore(Protocol):
@@ -36,17 +90,28 @@ class RevocationStore(Protocol):
         """True if ``session_id`` was revoked, or ``sub`` was revoked for sessions signed in
         before its not-before time (``signed_in_at < not_before``). A local lookup only.
 
-        May raise :class:`RevocationUnavailable` (shared store, fail-closed, out of sync).
+        May raise :class:`RevocationUnavailable` (shared store, copy too stale).
         """
         ...
 
     def revoke_session(self, session_id: str, expires_at: int) -> None:
-        """End one session; remembered until ``expires_at``, the token's absolute deadline."""
+        """End one session. ``expires_at`` is the token's absolute deadline: the entry is kept
+        for the entry lifetime from when it reaches the shared store, never past it.
+
+        When this returns, the revocation applies in this process and is durable (in the
+        shared store or the local journal); raises :class:`RevocationUnavailable` only if not
+        even the journal could record it.
+        """
         ...
 
     def revoke_user(self, sub: str, not_before: int, expires_at: int) -> None:
-        """End every session of ``sub`` signed in before ``not_before``; remembered until
-        ``expires_at`` (now + the session max age, when no such token can be valid anymore)."""
+        """End every session of ``sub`` signed in before ``not_before``. ``expires_at`` is the
+        latest deadline such a session can have (not_before + max age); the entry lifetime
+        applies as for :meth:`revoke_session`, and so does durability."""
+        ...
+
+    def status(self) -> RevocationStatus:
+        """The readiness state; cheap enough for every health check."""
         ...
 
     def claim_once(self, key: str, expires_at: int) -> bool:
@@ -141,22 +206,6 @@ class RevocationList:
         now = self._clock()
         with self._lock:
             return {k: v for k, v in self._users.items() if v[1] > now}
-
-    def update(
-        self,
-        sessions: Iterable[tuple[str, int]] = (),
-        users: Iterable[tuple[str, int, int]] = (),
-    ) -> None:
-        """Merge many entries at once (a reload); never removes anything."""
-        for session_id, expires_at in sessions:
-            self.add_session(session_id, expires_at)
-        for sub, not_before, expires_at in users:
-            self.add_user(sub, not_before, expires_at)
-
-    def purge(self) -> int:
-        """Drop expired entries now; returns how many were dropped."""
-        with self._lock:
-            return self._purge_locked(self._clock())
 
     def _maybe_purge_locked(self, now: float) -> None:
         if now >= self._next_purge:
