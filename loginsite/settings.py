@@ -102,7 +102,6 @@ class SessionSettings:
         return cookie_name_on_wire(self.cookie_name, secure=self.secure)
 
 
-@dataclass(frozen=True)
 DEFAULT_REVOCATION_JOURNAL = Path("var/revocation-journal.sqlite3")
 
 
