@@ -539,11 +539,6 @@ def test_sign_out_ends_the_session_and_goes_to_the_provider(
     rp.get("/account", status=303)
 
 
-def test_signed_out_page_without_or_with_a_wrong_state(rp: webtest.TestApp) -> None:
-    assert "You have signed out" in rp.get("/auth/signed-out").text
-    assert "You have signed out" in rp.get("/auth/signed-out?state=wrong").text
-
-
 def test_sign_out_everywhere_ends_every_session_of_the_user(
     rp: webtest.TestApp, make_rp: Callable[..., webtest.TestApp], test_provider: TestProvider
 ) -> None:

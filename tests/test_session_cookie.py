@@ -64,7 +64,8 @@ def test_remember_then_identify_round_trips(helper: SessionCookieHelper) -> None
     name, value = header
     assert name == "Set-Cookie"
     pair, *attributes = value.split("; ")
-    assert attributes == ["Max-Age=900", "Path=/", "HttpOnly", "SameSite=Lax"]
+    # Kept until the deadline, so a tab idle past the timeout can still sign out.
+    assert attributes == ["Max-Age=43200", "Path=/", "HttpOnly", "SameSite=Lax"]
     assert helper.identify(request_with("other=1; " + pair)) == token
 
 
@@ -78,6 +79,20 @@ def test_identify_raises_for_a_cookie_that_is_not_a_session(helper: SessionCooki
         helper.identify(request_with("sess=garbage"))
 
 
+def test_signed_names_an_idle_expired_session_that_identify_refuses(
+    helper: SessionCookieHelper, clock: FakeClock
+) -> None:
+    ((_, value),), token = helper.remember(request_with(None), "user-1", email=None, acr="a")
+    request = request_with(value.split(";")[0])
+    clock.advance(901)
+    with pytest.raises(InvalidSession, match="idle"):
+        helper.identify(request)
+    assert helper.signed(request) == token
+    assert helper.signed(request_with(None)) is None
+    with pytest.raises(InvalidSession):
+        helper.signed(request_with("sess=garbage"))
+
+
 def test_secure_adds_the_secure_attribute(clock: FakeClock) -> None:
     codec = SessionCodec([SessionKey("k1", b"k" * 32)], idle_timeout=900, max_age=900, clock=clock)
     helper = SessionCookieHelper(codec, "__Host-sess", secure=True)
@@ -87,13 +102,15 @@ def test_secure_adds_the_secure_attribute(clock: FakeClock) -> None:
     assert helper.forget(request_with(None))[0][1].endswith("; Secure")
 
 
-def test_reissue_when_due_slides_the_max_age(helper: SessionCookieHelper, clock: FakeClock) -> None:
+def test_reissue_when_due_slides_the_idle_window(
+    helper: SessionCookieHelper, clock: FakeClock
+) -> None:
     _, token = helper.remember(request_with(None), "user-1", email=None, acr="a")
     assert helper.reissue(token) is None
     clock.advance(300)
     header, renewed = helper.reissue(token)
     assert renewed.expires_at == token.expires_at + 300
-    assert "Max-Age=900" in header[1]
+    assert "Max-Age=42900" in header[1]  # the cookie still ends at the deadline
 
 
 def test_forget_expires_the_cookie(helper: SessionCookieHelper) -> None:

@@ -338,3 +338,36 @@ def test_a_realistic_session_cookie_fits_in_400_bytes(clock: FakeClock, acr: str
     email = "alice.johnson@agency-example.gov"
     value, _ = codec.mint("6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11", email=email, acr=acr)
     assert len(f"__Host-{SessionSettings.cookie_name}=") + len(value) <= 400
+
+
+def test_signed_token_names_a_session_whatever_its_time(
+    codec: SessionCodec, clock: FakeClock
+) -> None:
+    """What sign-out revokes: the session an idle-expired or past-deadline token names."""
+    value, minted = codec.mint("user-1", email=None, acr="urn:acr.login.gov:auth-only")
+    clock.advance(901)
+    with pytest.raises(InvalidSession, match="idle"):
+        codec.verify(value)
+    assert codec.signed_token(value) == minted
+    clock.advance(43200)
+    with pytest.raises(InvalidSession, match="deadline"):
+        codec.verify(value)
+    assert codec.signed_token(value) == minted
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda c, r: "garbage",
+        lambda c, r: sign(claims_for(c), secrets.token_bytes(32)),
+        lambda c, r: sign(claims_for(c), r[0].secret, kid="other"),
+        lambda c, r: sign(claims_for(c), r[0].secret, typ="JWT"),
+        lambda c, r: sign(claims_for(c, aud="someone-else"), r[0].secret),
+        lambda c, r: sign(claims_for(c, jti="short"), r[0].secret),
+    ],
+)
+def test_signed_token_refuses_what_this_app_did_not_sign(
+    codec: SessionCodec, ring: list[SessionKey], make
+) -> None:
+    with pytest.raises(InvalidSession):
+        codec.signed_token(make(codec, ring))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import enum
 import hashlib
 import hmac
+import time
+from collections.abc import Callable
 from typing import Any
 
 from loginsite.session.cookie import cookie_value
+from loginsite.session.token import CLOCK_SKEW
 from loginsite.settings import SessionSettings, cookie_name_on_wire
 
 TRANSACTION_TTL = 600
@@ -56,3 +61,77 @@ class FlowCookie:
             httponly=True,
             samesite="Lax",
         )
+
+
+class SignOutOutcome(enum.Enum):
+    """What a sign-out actually did, as the signed-out page reports it (one letter on the wire)."""
+
+    #: The browser had no session cookie that verifies: nothing to end.
+    NO_SESSION = "n"
+    #: This session was revoked, and the revocation recorded.
+    SESSION = "s"
+    #: This session and every session of its user were revoked and recorded.
+    EVERYWHERE = "e"
+    #: This session was revoked, but the user's other sessions could not be.
+    EVERYWHERE_FAILED = "p"
+    #: The revocation could not be recorded: only this browser's cookie was cleared.
+    NOT_RECORDED = "u"
+    #: The site keeps no revocation list (store ``none``): only this browser's cookie was cleared.
+    BROWSER_ONLY = "b"
+
+
+def signout_keys(settings: SessionSettings) -> list[bytes]:
+    """Keys for the sign-out receipt, derived so no secret serves two purposes."""
+    return [
+        hmac.new(key.secret, b"loginsite sign-out receipt", hashlib.sha256).digest()
+        for key in settings.keys
+    ]
+
+
+class SignOutReceipt:
+    """The sign-out cookie: the logout ``state`` and what the sign-out did, MAC'd and dated.
+
+    The browser carries it through the provider's logout and back to the signed-out page, which
+    states the outcome only when the receipt verifies, is fresh and its state matches the
+    ``state`` the provider returned. A leftover, planted or edited cookie states nothing.
+    """
+
+    def __init__(
+        self, keys: list[bytes], *, ttl: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        if not keys:
+            raise ValueError("the sign-out receipt needs at least one key")
+        self._keys = keys
+        self.ttl = ttl
+        self._clock = clock
+
+    def seal(self, state: str, outcome: SignOutOutcome) -> str:
+        body = f"{state}.{outcome.value}.{int(self._clock())}"
+        return f"{body}.{self._mac(self._keys[0], body)}"
+
+    def open(self, value: str | None, state: str | None) -> SignOutOutcome | None:
+        """The outcome ``value`` records for ``state``, or None if anything does not match."""
+        # Everything this class seals is ASCII; anything else was not sealed here.
+        if not (value and state and value.isascii() and state.isascii()):
+            return None
+        body, _, mac = value.rpartition(".")
+        parts = body.split(".")
+        if len(parts) != 3 or not any(
+            hmac.compare_digest(mac, self._mac(key, body)) for key in self._keys
+        ):
+            return None
+        sealed_state, code, issued = parts
+        if not hmac.compare_digest(sealed_state, state):
+            return None
+        # Sealed on one server, opened on another: allow their clocks to differ a little.
+        if not issued.isdigit() or not -CLOCK_SKEW <= self._clock() - int(issued) <= self.ttl:
+            return None
+        try:
+            return SignOutOutcome(code)
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _mac(key: bytes, body: str) -> str:
+        digest = hmac.new(key, body.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -6,17 +6,24 @@ failure is a page that says what happened and what to do next, plus one log line
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 import secrets
 from typing import Any
 
 from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.interfaces import ISecurityPolicy
 from pyramid.renderers import render_to_response
 from pyramid.security import forget, remember
 
-from loginsite.auth.cookies import TRANSACTION_TTL, FlowCookie, transaction_keys
+from loginsite.auth.cookies import (
+    TRANSACTION_TTL,
+    FlowCookie,
+    SignOutOutcome,
+    SignOutReceipt,
+    signout_keys,
+    transaction_keys,
+)
 from loginsite.auth.urls import LEVEL_VERIFIED, sign_in_path
 from loginsite.oidc import (
     AuthorizationDenied,
@@ -26,7 +33,13 @@ from loginsite.oidc import (
     sanitize_next,
 )
 from loginsite.resources import Auth
-from loginsite.revocation import get_revocation_store, revoke_session, revoke_user
+from loginsite.revocation import (
+    RevocationUnavailable,
+    get_revocation_store,
+    revoke_session,
+    revoke_user,
+)
+from loginsite.session import SessionToken
 from loginsite.settings import ACR_VERIFIED, LOCALES, SERVICE_LEVELS, get_app_settings
 from loginsite.web.errors import error_page
 
@@ -52,6 +65,7 @@ class SignInFlow:
         self.logout_cookie = FlowCookie(
             "loginsite_signout", secure=secure, max_age=LOGOUT_STATE_TTL
         )
+        self.receipts = SignOutReceipt(signout_keys(settings.session), ttl=LOGOUT_STATE_TTL)
         self.revocations = get_revocation_store(registry)
 
     def acr_values_for(self, level: str | None) -> tuple[str, ...]:
@@ -68,6 +82,11 @@ def _flow(request: Any) -> SignInFlow:
 
 def _request_id(request: Any) -> str:
     return request.request_id
+
+
+def _signed_session(request: Any) -> SessionToken | None:
+    """The session the cookie names if its signature verifies, live or not (see the policy)."""
+    return request.registry.getUtility(ISecurityPolicy).signed_session(request)
 
 
 def _oidc_error_page(request: Any, exc: OIDCError, event: str) -> Any:
@@ -175,11 +194,12 @@ def callback(context: Auth, request: Any) -> Any:
         except OIDCError as exc:
             response = _oidc_error_page(request, exc, "auth.callback_failed")
         else:
-            previous = request.identity
+            # The new session replaces the one the cookie names (a step-up, a second sign-in),
+            # even one that is idle-expired or cannot be checked against the list right now.
+            previous = _signed_session(request)
             headers = remember(request, signin.sub, email=signin.email, acr=signin.acr)
             if previous is not None:
-                # The new session replaces the old one (a step-up, a second sign-in).
-                revoke_session(flow.revocations, previous.session_id, expires_at=previous.deadline)
+                _revoke_replaced(flow, request, previous)
             log.info(
                 "auth.signed_in sub=%s acr=%s request_id=%s",
                 signin.sub,
@@ -198,21 +218,70 @@ def logout_form(context: Auth, request: Any) -> Any:
     return render_to_response("sign_out_confirm.html", {}, request=request)
 
 
-def logout(context: Auth, request: Any) -> Any:
-    """POST (CSRF-checked): end the session here, then at the provider."""
-    flow = _flow(request)
-    identity = request.identity
-    everywhere = request.POST.get("everywhere") == "1"
-    if identity is not None:
-        revoke_session(flow.revocations, identity.session_id, expires_at=identity.deadline)
-        if everywhere:
-            revoke_user(flow.revocations, identity.sub, max_age=flow.settings.session.max_age)
-        log.info(
-            "auth.signed_out sub=%s everywhere=%s request_id=%s",
-            identity.sub,
-            everywhere,
+def _revoke_replaced(flow: SignInFlow, request: Any, previous: SessionToken) -> None:
+    try:
+        revoke_session(flow.revocations, previous.session_id, expires_at=previous.deadline)
+    except RevocationUnavailable as exc:
+        # The browser gets the new session all the same; only a copy of the old one outlives it.
+        log.warning(
+            "auth.replaced_session_not_revoked sub=%s reason=%s request_id=%s",
+            previous.sub,
+            exc,
             _request_id(request),
         )
+
+
+def _end_sessions(
+    flow: SignInFlow, request: Any, session: SessionToken | None, everywhere: bool
+) -> SignOutOutcome:
+    """Revoke what the cookie names; the outcome says exactly what was recorded."""
+    if session is None:
+        return SignOutOutcome.NO_SESSION
+    if flow.settings.revocation.store == "none":
+        return SignOutOutcome.BROWSER_ONLY
+    try:
+        revoke_session(flow.revocations, session.session_id, expires_at=session.deadline)
+    except RevocationUnavailable as exc:
+        log.warning(
+            "auth.sign_out_not_recorded sub=%s reason=%s request_id=%s",
+            session.sub,
+            exc,
+            _request_id(request),
+        )
+        return SignOutOutcome.NOT_RECORDED
+    if not everywhere:
+        return SignOutOutcome.SESSION
+    try:
+        revoke_user(flow.revocations, session.sub, max_age=flow.settings.session.max_age)
+    except RevocationUnavailable as exc:
+        log.warning(
+            "auth.sign_out_everywhere_not_recorded sub=%s reason=%s request_id=%s",
+            session.sub,
+            exc,
+            _request_id(request),
+        )
+        return SignOutOutcome.EVERYWHERE_FAILED
+    return SignOutOutcome.EVERYWHERE
+
+
+def logout(context: Auth, request: Any) -> Any:
+    """POST (CSRF-checked): end the session here, then at the provider.
+
+    The session the cookie names is revoked whenever its signature verifies, even when the
+    request is anonymous because the session is idle-expired or the revocation list cannot be
+    checked: a stale tab's "Sign out everywhere" and a sign-out during an outage are not lost.
+    """
+    flow = _flow(request)
+    everywhere = request.POST.get("everywhere") == "1"
+    session = _signed_session(request)
+    outcome = _end_sessions(flow, request, session, everywhere)
+    log.info(
+        "auth.signed_out sub=%s everywhere=%s outcome=%s request_id=%s",
+        "-" if session is None else session.sub,
+        everywhere,
+        outcome.name.lower(),
+        _request_id(request),
+    )
     headers = forget(request)
     state = secrets.token_urlsafe(32)
     try:
@@ -220,25 +289,29 @@ def logout(context: Auth, request: Any) -> Any:
     except OIDCError as exc:
         # Signed out here all the same; the provider's own session ends on its own timer.
         log.warning("auth.provider_logout_unavailable reason=%s", exc.reason)
-        location = request.absolute_url(
-            request.resource_path(request.site_root["auth"], "signed-out")
+        signed_out_path = request.resource_path(
+            request.site_root["auth"], "signed-out", query={"state": state}
         )
+        location = request.absolute_url(signed_out_path)
     response = HTTPSeeOther(location=location, headers=headers)
-    flow.logout_cookie.set(response, f"{state}.{int(everywhere)}")
+    flow.logout_cookie.set(response, flow.receipts.seal(state, outcome))
     return response
 
 
 def signed_out(context: Auth, request: Any) -> Any:
+    """Say what this sign-out did: only what its receipt records, for the state it was given.
+
+    Opened directly, with a leftover or edited receipt, or with another sign-out's state, the
+    page claims no sign-out at all.
+    """
     flow = _flow(request)
-    expected = flow.logout_cookie.read(request) or ""
-    expected_state, _, everywhere = expected.partition(".")
-    state = request.GET.get("state")
-    if state is not None and not (
-        expected_state and hmac.compare_digest(state.encode(), expected_state.encode())
-    ):
+    outcome = flow.receipts.open(flow.logout_cookie.read(request), request.GET.get("state"))
+    if outcome is None and "state" in request.GET:
         log.info("auth.signed_out_state_mismatch request_id=%s", _request_id(request))
     response = render_to_response(
-        "signed_out.html", {"everywhere": everywhere == "1"}, request=request
+        "signed_out.html",
+        {"outcome": outcome, "outcomes": SignOutOutcome, "signed_in": request.identity is not None},
+        request=request,
     )
     flow.logout_cookie.delete(response)
     return response

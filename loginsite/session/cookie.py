@@ -60,7 +60,7 @@ def _find_cookie(header: str, prefix: str) -> int:
 
 class SessionCookieHelper:
     """Reads, writes and clears the session cookie: HttpOnly, SameSite=Lax, Path=/, no Domain,
-    ``Secure`` and ``__Host-`` when the settings say secure, Max-Age matching the token."""
+    ``Secure`` and ``__Host-`` when the settings say secure, Max-Age until the deadline."""
 
     def __init__(self, codec: SessionCodec, cookie_name: str, *, secure: bool) -> None:
         self.codec = codec
@@ -89,6 +89,16 @@ class SessionCookieHelper:
             return None
         return self.codec.verify(value)
 
+    def signed(self, request: Request) -> SessionToken | None:
+        """The session the request's cookie names if this app signed it, live or not.
+
+        Raises :class:`~loginsite.session.token.InvalidSession` for a cookie it did not sign.
+        """
+        value = cookie_value(request.environ, self.cookie_name)
+        if value is None:
+            return None
+        return self.codec.signed_token(value)
+
     def remember(
         self, request: Request, userid: str, *, email: str | None, acr: str
     ) -> tuple[list[Header], SessionToken]:
@@ -107,7 +117,11 @@ class SessionCookieHelper:
         return [self.delete_cookie_header()]
 
     def set_cookie_header(self, value: str, token: SessionToken) -> Header:
-        max_age = max(0, token.expires_at - int(self.codec.clock()))
+        # Kept until the session's deadline, not its idle expiry: a tab left open past the idle
+        # timeout still sends it, so its sign-out can end the session (and "sign out
+        # everywhere" knows whose) instead of arriving without a cookie. The token inside is
+        # refused, and the cookie cleared, on any other request.
+        max_age = max(0, token.deadline - int(self.codec.clock()))
         if len(self.cookie_name) + 1 + len(value) > MAX_COOKIE_BYTES:
             raise CookieTooLarge(
                 f"the session cookie would be {len(value)} bytes; browsers drop cookies over "

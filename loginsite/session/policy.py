@@ -146,6 +146,20 @@ class SessionSecurityPolicy:
             return [Everyone]
         return [Everyone, Authenticated, user_principal(identity.sub), acr_principal(identity.acr)]
 
+    # Beyond ISecurityPolicy: what sign-out and a session-replacing sign-in revoke.
+
+    def signed_session(self, request: Request) -> SessionToken | None:
+        """The session the request's cookie names if this app signed it, whatever else is wrong
+        with it: idle-expired, past its deadline, revoked, or the list unavailable.
+
+        Revoking it whenever the signature verifies means a sign-out is never lost to an outage
+        or a stale tab. A cookie that does not verify names nothing (and revokes nothing).
+        """
+        try:
+            return self.helper.signed(request)
+        except InvalidSession:
+            return None
+
     # Internals
 
     def _refuse(self, request: Request, reason: str, sub: str = "-") -> None:

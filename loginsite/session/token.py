@@ -184,6 +184,23 @@ class SessionCodec:
 
     def verify(self, value: str) -> SessionToken:
         """Return the live session the cookie value holds, or raise :class:`InvalidSession`."""
+        token = self.signed_token(value)
+        now = self.clock()
+        if token.issued_at > now + CLOCK_SKEW:
+            raise InvalidSession("issued in the future")
+        if now >= token.deadline:
+            raise InvalidSession("absolute deadline passed")
+        if now >= token.expires_at:
+            raise InvalidSession("idle timeout passed")
+        return token
+
+    def signed_token(self, value: str) -> SessionToken:
+        """The session a token names if this app signed it, whether or not it is still live.
+
+        Everything :meth:`verify` checks except time: signature, key, algorithm, ``typ``,
+        ``iss``, ``aud`` and the claims. Sign-out uses it to revoke a session that is idle-expired
+        or past its deadline too; a token that fails these checks names nothing to revoke.
+        """
         token = self._cache.get(value)
         if token is None:
             token = self._decode(value)
@@ -193,13 +210,6 @@ class SessionCodec:
                 self._cache[value] = token
         elif token.kid not in self._keys:
             raise InvalidSession("signing key no longer in the ring")
-        now = self.clock()
-        if token.issued_at > now + CLOCK_SKEW:
-            raise InvalidSession("issued in the future")
-        if now >= token.deadline:
-            raise InvalidSession("absolute deadline passed")
-        if now >= token.expires_at:
-            raise InvalidSession("idle timeout passed")
         return token
 
     def _evict_oldest(self) -> None:
