@@ -18,6 +18,7 @@ pytest_plugins: list[str] = [
     "tests.plugins.live_server",
     "tests.plugins.redis_server",
     "tests.plugins.browser",
+    "tests.plugins.app_instances",
 ]
 
 CLIENT_ID = "urn:gov:gsa:openidconnect.profiles:sp:sso:test:loginsite"
