@@ -411,6 +411,46 @@ def test_userinfo_sub_mismatch(rp: webtest.TestApp, test_provider: TestProvider)
     assert_no_session(rp, response)
 
 
+@pytest.mark.parametrize(
+    "bend",
+    ["a userinfo sub that differs", "a 1 MB id_token", "a token answer without id_token"],
+)
+def test_a_refused_provider_answer_has_its_own_page(
+    rp: webtest.TestApp,
+    test_provider: TestProvider,
+    caplog: pytest.LogCaptureFixture,
+    bend: str,
+) -> None:
+    """Issue 16.3: login.gov was available and its answer was refused: 502, not "not available"."""
+    if bend == "a userinfo sub that differs":
+        test_provider.userinfo_overrides = {"sub": "someone-else"}
+    elif bend == "a 1 MB id_token":
+        test_provider.id_token_factory = lambda claims, header: "e" * (1024 * 1024)
+    else:
+        test_provider.token_overrides["id_token"] = REMOVE
+    response = sign_in(rp, test_provider, status=502)
+    assert "did not pass our checks" in response.text
+    assert "not available" not in response.text
+    assert "category=answer_refused" in caplog.text
+    assert_no_session(rp, response)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "status", "expected"),
+    [("token", 500, 502), ("userinfo", 503, 502), ("token", 200, 504)],
+)
+def test_an_outage_still_says_not_available(
+    rp: webtest.TestApp, test_provider: TestProvider, endpoint: str, status: int, expected: int
+) -> None:
+    if expected == 504:
+        test_provider.stall(endpoint)
+    else:
+        test_provider.respond(endpoint, status=status, body={"error": "down"})
+    response = sign_in(rp, test_provider, status=expected)
+    assert "Login.gov is not available right now" in response.text
+    assert "did not pass our checks" not in response.text
+
+
 def test_userinfo_refused(rp: webtest.TestApp, test_provider: TestProvider) -> None:
     test_provider.respond("userinfo", status=401, body={"error": "Invalid bearer token."})
     response = sign_in(rp, test_provider, status=400)

@@ -91,19 +91,15 @@ def _signed_session(request: Any) -> SessionToken | None:
 
 def _oidc_error_page(request: Any, exc: OIDCError, event: str) -> Any:
     log.warning(
-        "%s status=%s error=%s reason=%s request_id=%s",
+        "%s status=%s category=%s error=%s reason=%s request_id=%s",
         event,
         exc.status,
+        exc.category,
         type(exc).__name__,
         exc.reason,
         _request_id(request),
     )
-    if isinstance(exc, AuthorizationDenied) and exc.error == "access_denied":
-        title = "You cancelled sign-in"
-    elif exc.status >= 500:
-        title = "Login.gov is not available right now"
-    else:
-        title = "We could not sign you in"
+    title = exc.title  # "not available" only for outages; a refused answer says so
     return error_page(
         request,
         exc.status,

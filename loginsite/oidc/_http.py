@@ -126,7 +126,7 @@ def provider_call(what: str, timeout: float) -> Iterator[None]:
     except AnswerTooSlow as exc:
         raise ProviderTimeout(f"{what}: {exc}") from None
     except AnswerTooLarge as exc:
-        raise ProviderError(f"{what}: {exc}") from None
+        raise ProviderError(f"{what}: {exc}", answer_refused=True) from None
     except GateFull as exc:
         raise ProviderUnavailable(f"{what}: not sent, {exc}") from None
     except requests.Timeout:

@@ -132,8 +132,10 @@ def check_token_answer(status: int, body: bytes) -> None:
 
     login.gov refuses with HTTP 400 and ``{"error": "human readable text"}``.
     """
-    if status >= 500 or status in _REDIRECT_STATUSES:
+    if status >= 500:
         raise ProviderError(f"token endpoint: HTTP {status}")
+    if status in _REDIRECT_STATUSES:
+        raise ProviderError(f"token endpoint: HTTP {status}", answer_refused=True)
     document = _http.parse_json_object(body, what="token endpoint")
     if status == 200:
         return
@@ -141,7 +143,7 @@ def check_token_answer(status: int, body: bytes) -> None:
     if isinstance(error, str | list) and error:
         text = error if isinstance(error, str) else "; ".join(map(str, error))
         raise ProviderRefused(f"token endpoint refused (HTTP {status}): {_http.safe_text(text)}")
-    raise ProviderError(f"token endpoint: HTTP {status} without an error")
+    raise ProviderError(f"token endpoint: HTTP {status} without an error", answer_refused=True)
 
 
 def tokens_from(token: Mapping[str, Any]) -> TokenResponse:
@@ -149,11 +151,11 @@ def tokens_from(token: Mapping[str, Any]) -> TokenResponse:
     access_token, id_token = token.get("access_token"), token.get("id_token")
     token_type = token.get("token_type", "Bearer")
     if not isinstance(access_token, str) or not access_token:
-        raise ProviderError("token endpoint: no access_token")
+        raise ProviderError("token endpoint: no access_token", answer_refused=True)
     if not isinstance(id_token, str) or not id_token:
-        raise ProviderError("token endpoint: no id_token")
+        raise ProviderError("token endpoint: no id_token", answer_refused=True)
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise ProviderError("token endpoint: token_type is not Bearer")
+        raise ProviderError("token endpoint: token_type is not Bearer", answer_refused=True)
     return TokenResponse(access_token=access_token, id_token=id_token)
 
 
@@ -162,7 +164,7 @@ def check_userinfo_answer(status: int, body: bytes, sub: str) -> dict[str, Any]:
     if status == 401:
         raise ProviderRefused("userinfo refused the access token (HTTP 401)")
     if status != 200:
-        raise ProviderError(f"userinfo: HTTP {status}")
+        raise ProviderError(f"userinfo: HTTP {status}", answer_refused=status < 500)
     document = _http.parse_json_object(body, what="userinfo")
     found = document.get("sub")
     if not isinstance(found, str) or not hmac.compare_digest(
@@ -263,7 +265,9 @@ class OIDCClient:
         except OIDCError:
             raise
         except Exception as exc:  # last resort: never let an unmapped error become a 500
-            raise ProviderError(f"unexpected {type(exc).__name__} while signing in") from None
+            raise ProviderError(
+                f"unexpected {type(exc).__name__} while signing in", answer_refused=True
+            ) from None
 
     def _complete(self, transaction: LoginTransaction, params: Mapping[str, str]) -> SignIn:
         error = params.get("error")
@@ -347,7 +351,8 @@ class OIDCClient:
                 raise
             except Exception as exc:  # oauthlib raises OAuth2Error, Warning, ValueError, ...
                 raise ProviderError(
-                    f"token endpoint: unusable token response ({type(exc).__name__})"
+                    f"token endpoint: unusable token response ({type(exc).__name__})",
+                    answer_refused=True,
                 ) from None
         return tokens_from(token)
 

@@ -32,7 +32,7 @@ def usable_signing_keys(document: dict[str, Any]) -> list[jwt.PyJWK]:
     """The RS256 signing keys of a JWKS document, skipping whatever we cannot use."""
     entries = document.get("keys")
     if not isinstance(entries, list):
-        raise ProviderError("jwks: document has no 'keys' list")
+        raise ProviderError("jwks: document has no 'keys' list", answer_refused=True)
     keys: list[jwt.PyJWK] = []
     for entry in entries:
         if not isinstance(entry, dict) or entry.get("kty") != "RSA":
