@@ -7,7 +7,9 @@ provider (served by waitress on 127.0.0.1), which checks the client the way logi
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -15,10 +17,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 import webtest
+from pyramid.interfaces import ISecurityPolicy
 
+from loginsite.settings import ACR_AUTH_ONLY as ACR
 from loginsite.settings import ACR_VERIFIED
 from tests.plugins.live_server import LiveServer
-from tests.plugins.oidc_provider import REMOVE, TestProvider
+from tests.plugins.oidc_provider import REMOVE, BlackHole, TestProvider
 
 PUBLIC_URL = "https://app.example.test"
 SESSION_COOKIE = "__Host-loginsite"
@@ -608,3 +612,50 @@ def test_step_up_to_identity_verified(rp: webtest.TestApp, test_provider: TestPr
     assert "Identity-verified area" in rp.get("/account/verified").text
     rp.set_cookie(SESSION_COOKIE, old)
     rp.get("/account", status=303)  # the auth-only session it replaced is over
+
+
+# Provider slowness must not starve signed-in users (issue 16.5)
+
+
+def test_a_black_holed_provider_does_not_starve_signed_in_users(
+    live_server: Callable[[], LiveServer], make_app: Callable[..., Any], black_hole: BlackHole
+) -> None:
+    """16 sign-ins wait on a provider that never answers; /account keeps answering at once."""
+    server = live_server()
+    app = make_app(
+        **{
+            "loginsite.public_url": server.url,
+            "loginsite.idp.issuer": black_hole.url + "/",
+            "loginsite.idp.timeout": "2",
+        }
+    )
+    server.start(app)
+    policy = app.registry.getUtility(ISecurityPolicy)
+    cookie, _ = policy.codec.mint("6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11", email=None, acr=ACR)
+    signed_in = {policy.cookie_name: cookie}
+
+    def login() -> requests.Response:
+        return requests.get(
+            server.url + "/auth/login?next=/account", allow_redirects=False, timeout=20
+        )
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        logins = [pool.submit(login) for _ in range(16)]
+        time.sleep(0.3)  # the sign-ins have arrived; some of them wait on the provider
+        for _ in range(5):
+            started = time.monotonic()
+            page = requests.get(server.url + "/account", cookies=signed_in, timeout=5)
+            assert page.status_code == 200
+            assert time.monotonic() - started < 0.5
+        statuses = sorted(future.result().status_code for future in logins)
+
+    assert set(statuses) <= {503, 504}, statuses
+    assert 504 in statuses  # the one fetch that reached the provider timed out...
+    assert len(black_hole.connections) == 1  # ...and it was the only one (single flight)
+    # The failure is remembered: the next sign-in answers "not available" at once.
+    started = time.monotonic()
+    again = login()
+    assert again.status_code == 504
+    assert time.monotonic() - started < 0.5
+    assert "Login.gov is not available right now" in again.text
+    assert len(black_hole.connections) == 1

@@ -31,7 +31,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from .errors import ProviderError, ProviderTimeout, ProviderUnavailable
+from .errors import ProviderBusy, ProviderError, ProviderTimeout, ProviderUnavailable
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CONCURRENT_CALLS = 2
@@ -56,16 +56,20 @@ class ProviderGate:
         if limit < 1:
             raise ValueError("the provider gate needs room for at least one call")
         self.limit = limit
-        self._slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self.in_use = 0
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        if not self._slots.acquire(blocking=False):
-            raise GateFull(f"{self.limit} provider calls already in flight")
+        with self._lock:
+            if self.in_use >= self.limit:
+                raise GateFull(f"{self.limit} provider calls already in flight")
+            self.in_use += 1
         try:
             yield
         finally:
-            self._slots.release()
+            with self._lock:
+                self.in_use -= 1
 
 
 class ProviderTransport(HTTPAdapter):
@@ -128,7 +132,7 @@ def provider_call(what: str, timeout: float) -> Iterator[None]:
     except AnswerTooLarge as exc:
         raise ProviderError(f"{what}: {exc}", answer_refused=True) from None
     except GateFull as exc:
-        raise ProviderUnavailable(f"{what}: not sent, {exc}") from None
+        raise ProviderBusy(f"{what}: not sent, {exc}") from None
     except requests.Timeout:
         raise ProviderTimeout(f"{what}: no answer within {timeout} s") from None
     except requests.ConnectionError as exc:

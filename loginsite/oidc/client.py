@@ -208,9 +208,14 @@ class OIDCClient:
             ttl=config.metadata_ttl,
             allow_http=config.allow_http,
             clock=clock,
+            gate=self.gate,
         )
         self.jwks = ProviderKeys(
-            http=self._http, timeout=config.timeout, ttl=config.metadata_ttl, clock=clock
+            http=self._http,
+            timeout=config.timeout,
+            ttl=config.metadata_ttl,
+            clock=clock,
+            gate=self.gate,
         )
 
     def _oauth_session(

@@ -25,6 +25,7 @@ __all__ = [
     "InvalidIdToken",
     "InvalidUserinfo",
     "OIDCError",
+    "ProviderBusy",
     "ProviderError",
     "ProviderRefused",
     "ProviderTimeout",
@@ -64,6 +65,15 @@ class ProviderUnavailable(OIDCError):
     category = "provider_unavailable"
     title = NOT_AVAILABLE_TITLE
     default_user_message = "We could not reach login.gov to sign you in. " + _TRY_AGAIN_LATER
+
+
+class ProviderBusy(ProviderUnavailable):
+    """Not sent: the cap on concurrent provider calls is reached (the provider is slow)."""
+
+    default_user_message = (
+        "login.gov is slow to answer right now, so we could not start signing you in. "
+        + _TRY_AGAIN_LATER
+    )
 
 
 class ProviderTimeout(OIDCError):

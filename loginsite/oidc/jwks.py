@@ -21,6 +21,7 @@ import requests
 
 from . import _http
 from .errors import InvalidIdToken, ProviderError
+from .single_flight import FAILURE_TTL, SingleFlight
 
 __all__ = ["ProviderKeys", "usable_signing_keys"]
 
@@ -66,6 +67,8 @@ class ProviderKeys:
         ttl: float = 3600.0,
         refetch_interval: float = 60.0,
         clock: Callable[[], float] = time.time,
+        gate: _http.ProviderGate | None = None,
+        failure_ttl: float = FAILURE_TTL,
     ) -> None:
         self._http = _http.guarded(http, timeout)
         self._timeout = timeout
@@ -77,6 +80,10 @@ class ProviderKeys:
         self._keys: list[jwt.PyJWK] = []
         self._fetched_at: float | None = None
         self._last_attempt_at: float | None = None  # last refetch caused by an unknown kid
+        # Concurrent fetches share one; a failed one is remembered for a few seconds.
+        self._flight: SingleFlight[list[jwt.PyJWK]] = SingleFlight(
+            what="jwks", wait_limit=2 * timeout + 1, gate=gate, failure_ttl=failure_ttl, clock=clock
+        )
 
     def signing_key(self, jwks_uri: str, kid: str | None) -> jwt.PyJWK:
         """The key to verify with; InvalidIdToken if none fits, Provider* on fetch trouble."""
@@ -117,8 +124,11 @@ class ProviderKeys:
         return next((key for key in keys if key.key_id == kid), None)
 
     def _fetch(self, jwks_uri: str, now: float) -> list[jwt.PyJWK]:
-        document = _http.get_json(self._http, jwks_uri, what="jwks", timeout=self._timeout)
-        keys = usable_signing_keys(document)
-        with self._lock:
-            self._uri, self._keys, self._fetched_at = jwks_uri, keys, now
-        return keys
+        def fetch() -> list[jwt.PyJWK]:
+            document = _http.get_json(self._http, jwks_uri, what="jwks", timeout=self._timeout)
+            keys = usable_signing_keys(document)
+            with self._lock:
+                self._uri, self._keys, self._fetched_at = jwks_uri, keys, now
+            return keys
+
+        return self._flight.run(jwks_uri, fetch)

@@ -9,8 +9,10 @@ Cache policy: a good document is served for ``ttl`` seconds. After that the next
 fresh one. If that refresh fails, the last good document keeps being served for up to another
 ``ttl`` seconds (the provider's endpoints rarely move, and a short discovery outage should not
 stop sign-ins), with at most one new attempt every ``retry_interval`` seconds so callers do not
-each wait for a timeout. Failures themselves are never cached: with no usable document every
-call tries again, so sign-in works again as soon as the provider is back.
+each wait for a timeout. With no usable document, concurrent callers share one fetch and a
+failure is remembered for ``failure_ttl`` seconds (a few), so a provider outage answers sign-in
+at once, and sign-in works again a few seconds after the provider is back
+(:mod:`loginsite.oidc.single_flight`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import requests
 
 from . import _http
 from .errors import OIDCError, ProviderUnavailable
+from .single_flight import FAILURE_TTL, SingleFlight
 
 __all__ = ["ProviderMetadata", "ProviderMetadataCache", "discovery_url"]
 
@@ -120,6 +123,8 @@ class ProviderMetadataCache:
         allow_http: bool = False,
         clock: Callable[[], float] = time.time,
         retry_interval: float = 30.0,
+        gate: _http.ProviderGate | None = None,
+        failure_ttl: float = FAILURE_TTL,
     ) -> None:
         self.issuer = issuer
         self.url = discovery_url(issuer)
@@ -133,6 +138,13 @@ class ProviderMetadataCache:
         self._metadata: ProviderMetadata | None = None
         self._fetched_at = 0.0
         self._last_failure_at: float | None = None
+        self._flight: SingleFlight[ProviderMetadata] = SingleFlight(
+            what="discovery",
+            wait_limit=2 * timeout + 1,
+            gate=gate,
+            failure_ttl=failure_ttl,
+            clock=clock,
+        )
 
     def get(self) -> ProviderMetadata:
         """Vetted metadata; raises ProviderUnavailable/ProviderTimeout/ProviderError."""
@@ -150,7 +162,7 @@ class ProviderMetadataCache:
             assert metadata is not None
             return metadata
         try:
-            fresh = self._fetch()
+            fresh = self._flight.run(self.url, self._fetch)
         except OIDCError:
             if stale_usable:
                 assert metadata is not None

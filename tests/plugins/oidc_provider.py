@@ -604,3 +604,41 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@dataclass
+class BlackHole:
+    """A provider that accepts connections and never answers."""
+
+    url: str
+    connections: list[socket.socket] = field(default_factory=list)
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    """An http://127.0.0.1 URL whose server accepts every connection and never says a word."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.2)
+    hole = BlackHole(url=f"http://127.0.0.1:{listener.getsockname()[1]}")
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            hole.connections.append(conn)
+
+    thread = threading.Thread(target=accept, name="black-hole", daemon=True)
+    thread.start()
+    try:
+        yield hole
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for conn in hole.connections:
+            conn.close()
+        listener.close()
