@@ -175,6 +175,7 @@ def test_a_session_ending_event_ends_every_session_of_its_sub(
     audit = [r.getMessage() for r in logs.records if r.name == "loginsite.audit"][-1]
     assert f"type={event} sub={SUB}" in audit
     assert "action=end-sessions outcome=sessions-ended" in audit
+    assert audit.endswith(f"request_id={response.headers['X-Request-Id']}")
 
 
 @pytest.mark.parametrize("event", RECORD_ONLY)

@@ -27,7 +27,7 @@ def _receiver(request: Any) -> SecurityEventReceiver:
 
 
 def _request_id(request: Any) -> str:
-    return request.environ.get("loginsite.request_id", "-")
+    return getattr(request, "request_id", "-")
 
 
 def _answer(receipt: Receipt) -> Response:
