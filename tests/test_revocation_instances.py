@@ -192,3 +192,51 @@ def test_a_stale_tabs_sign_out_everywhere_signs_out_the_other_device(site: Site)
     page = site.sign_out(tab, form, via=first, back=first)
     assert "Every session of your account has ended" in page
     assert wait_for(lambda: status(other_device, second) == ANONYMOUS), second.log_text()
+
+
+def test_an_outage_shorter_than_max_staleness_costs_signed_in_users_nothing(site: Site) -> None:
+    first, second = site.instance("a"), site.instance("b")
+    users = [site.sign_in(site.browser(), first), site.sign_in(site.browser(), second)]
+    answers: list[int] = []
+
+    def browse(seconds: float) -> None:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            answers.extend(status(user, instance) for user in users for instance in (first, second))
+
+    browse(1)
+    site.redis.stop()
+    browse(5)  # well within max_staleness (30 s)
+    site.redis.start()
+    browse(3)
+    assert answers.count(SIGNED_IN) == len(answers), sorted(set(answers))
+    # And the sync is back: a sign-out now reaches the other instance.
+    copied = cookie_of(users[0])
+    site.sign_out(users[0], sign_out_form(users[0], first), via=first, back=first)
+    assert wait_for(lambda: status(site.holding(copied), second) == ANONYMOUS)
+
+
+def test_an_outage_longer_than_max_staleness_fails_closed_then_recovers(site: Site) -> None:
+    staleness = 6.0
+    short = {"loginsite.revocation.max_staleness": str(staleness)}
+    instances = [site.instance("a", **short), site.instance("b", **short)]
+    user = site.sign_in(site.browser(), instances[0])
+    cookie = cookie_of(user)
+
+    stopped = time.monotonic()
+    site.redis.stop()
+    assert status(user, instances[1]) == SIGNED_IN  # the last synced list is trusted a while
+    for instance in instances:
+        assert wait_for(lambda i=instance: status(user, i) == UNVERIFIABLE), instance.log_text()
+    # ... for max_staleness after the last contact (a heartbeat; generous for a loaded machine).
+    assert time.monotonic() - stopped >= staleness - 3
+    for instance in instances:
+        page = user.get(instance, "/account")
+        assert page.status_code == UNVERIFIABLE
+        assert "We cannot confirm your session right now" in page.text
+        assert COOKIE not in page.headers.get("Set-Cookie", "")  # the cookie is kept
+    assert cookie_of(user) == cookie
+
+    site.redis.start()
+    for instance in instances:
+        assert wait_for(lambda i=instance: status(user, i) == SIGNED_IN), instance.log_text()
