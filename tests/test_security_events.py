@@ -558,3 +558,14 @@ def test_with_the_none_store_the_audit_says_nothing_was_ended(
     assert app.post(make_set(test_provider, app)).status_code == 202
     audit = [r.getMessage() for r in logs.records if r.name == "loginsite.audit"][-1]
     assert "outcome=not-applied:revocation-store-none" in audit
+
+
+def test_a_chunked_body_is_read_within_the_limit(app: App, test_provider: TestProvider) -> None:
+    token = make_set(test_provider, app).encode()
+    response = app.post(iter([token[:100], token[100:]]))  # no Content-Length: chunked
+    assert response.status_code == 202, response.text
+
+
+def test_a_chunked_oversized_body_is_refused(app: App, logs: pytest.LogCaptureFixture) -> None:
+    response = app.post(iter([b"x" * 5000, b"y" * 5000]))
+    assert_refused(response, "invalid_request", logs, "body is over 8192 bytes")
