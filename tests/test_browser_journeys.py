@@ -7,6 +7,7 @@ page it ends on under test-output/screenshots/.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -409,3 +410,32 @@ def test_not_allowed_says_what_happened_and_what_to_do(
     assert page.get_by_role("link", name="Go to your account").is_visible()
     axe_check(page, "not allowed page")
     screenshot(page, "not-allowed")
+
+
+def test_journey_8_a_stale_tab_signs_out_everywhere(
+    new_context: Callable[..., Any], live_devidp_app: Callable[..., LiveApp]
+) -> None:
+    """A phone's tab left open past the idle timeout still ends the laptop's session."""
+    site = live_devidp_app(**{"loginsite.session.idle_timeout": "3"})  # real time, real cookies
+    phone, laptop = new_context().new_page(), new_context().new_page()
+    sign_in(phone, site)
+    sign_in(laptop, site)  # the same person on another device
+
+    until = time.monotonic() + 4.5  # the phone's tab sits idle; the laptop stays in use
+    while time.monotonic() < until:
+        laptop.goto(site("/account"))
+        assert heading(laptop) == "Your account"
+        time.sleep(0.5)
+    assert session_cookies(phone.context), "Chromium must still hold the idle tab's cookie"
+
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="Sign out everywhere").click()
+    assert heading(phone) == "Sign out"  # the provider's own confirmation
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="Yes, sign out").click()
+    assert heading(phone) == "You have signed out everywhere"
+    assert "Every session of your account has ended" in phone.locator(".lead").inner_text()
+    screenshot(phone, "journey-8-stale-tab-signed-out-everywhere")
+
+    laptop.goto(site("/account"))
+    assert_at_provider_sign_in(laptop, site)
