@@ -190,6 +190,20 @@ def test_sign_out_while_the_list_cannot_be_checked_is_not_lost(site: Site) -> No
     assert not is_signed_in(copy)
 
 
+def test_the_sign_out_page_offers_its_button_while_the_list_cannot_be_checked(
+    site: Site,
+) -> None:
+    browser = site.signed_in_browser()
+    copy = site.copy_of(browser)
+    site.store.reads_down = True
+    confirm = browser.get("/auth/logout", status=200)
+    assert "You are not signed in" not in confirm.text
+    sign_out_form(confirm).submit(status=303)
+    site.store.reads_down = False
+    assert not is_signed_in(copy)
+    assert "You are not signed in" in site.browser().get("/auth/logout").text
+
+
 def test_sign_out_everywhere_while_the_list_cannot_be_checked(site: Site) -> None:
     phone = site.signed_in_browser()
     laptop = site.signed_in_browser()

@@ -24,6 +24,7 @@ from loginsite.auth.cookies import (
     signout_keys,
     transaction_keys,
 )
+from loginsite.auth.forbidden import session_unverifiable
 from loginsite.auth.urls import LEVEL_VERIFIED, sign_in_path
 from loginsite.oidc import (
     AuthorizationDenied,
@@ -210,8 +211,13 @@ def callback(context: Auth, request: Any) -> Any:
 
 
 def logout_form(context: Auth, request: Any) -> Any:
-    """GET never signs anyone out: it shows a button that POSTs with the CSRF token."""
-    return render_to_response("sign_out_confirm.html", {}, request=request)
+    """GET never signs anyone out: it shows a button that POSTs with the CSRF token.
+
+    The button is there for a session that cannot be checked right now (the list is stale) too:
+    the cookie is kept then, and signing out revokes it all the same.
+    """
+    signed_in = request.identity is not None or session_unverifiable(request)
+    return render_to_response("sign_out_confirm.html", {"signed_in": signed_in}, request=request)
 
 
 def _revoke_replaced(flow: SignInFlow, request: Any, previous: SessionToken) -> None:
