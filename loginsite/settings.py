@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -27,6 +29,11 @@ from loginsite.oidc.config import SERVICE_LEVELS as SERVICE_LEVELS
 from loginsite.oidc.config import ClientConfig
 
 PREFIX = "loginsite."
+ENV_PREFIX = "LOGINSITE_"
+#: Read from the INI file only (see app_settings), never from the environment.
+INI_ONLY = ("loginsite.environment",)
+
+log = logging.getLogger(__name__)
 
 PROMPTS = ("select_account", "login", "none", "consent")
 
@@ -191,8 +198,12 @@ class RawSettings:
     def __init__(self, ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
         self._ini = ini
         self._environ = os.environ if environ is None else environ
+        #: Every name asked for: the settings this version knows (read each one, even when
+        #: its value turns out not to matter, or it will be reported as unknown).
+        self.read: set[str] = set()
 
     def get(self, name: str) -> str | None:
+        self.read.add(name)
         value = self._environ.get(env_var_name(name))
         if value is None:
             value = self._ini.get(name)
@@ -301,10 +312,10 @@ def parse_session_keys(name: str, text: str) -> tuple[SessionKey, ...]:
 
 def session_settings(raw: RawSettings) -> SessionSettings:
     keys_text = raw.get("loginsite.session.keys")
+    keys_file = raw.get("loginsite.session.keys_file")
     if keys_text is not None:
         keys = parse_session_keys("loginsite.session.keys", keys_text)
     else:
-        keys_file = raw.get("loginsite.session.keys_file")
         if keys_file is None:
             raise SettingsError(
                 "loginsite.session.keys",
@@ -579,21 +590,102 @@ def security_event_settings(raw: RawSettings) -> SecurityEventSettings:
     return SecurityEventSettings(actions=actions)
 
 
-def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AppSettings:
-    """Parse and validate every loginsite setting; raises :class:`SettingsError`."""
+@dataclass(frozen=True)
+class UnknownSetting:
+    """A ``loginsite.*`` INI key or ``LOGINSITE_*`` variable that nothing reads: a typo, or
+    a setting of another version. Ignored, so it is reported rather than silently dropped."""
+
+    name: str
+    closest: str | None
+    note: str = ""
+
+    def __str__(self) -> str:
+        if self.note:
+            return f"{self.name} is ignored: {self.note}"
+        hint = f"; the closest known setting is {self.closest}" if self.closest else ""
+        return f"{self.name} is not a loginsite setting{hint}"
+
+
+def unknown_settings(
+    ini: Mapping[str, Any], environ: Mapping[str, str], known: set[str]
+) -> list[UnknownSetting]:
+    """The INI keys and environment variables under loginsite's prefix that are not ``known``."""
+    found = []
+    for name in sorted(k for k in ini if isinstance(k, str) and k.startswith(PREFIX)):
+        if name not in known:
+            found.append(UnknownSetting(name, _closest(name, known, len(PREFIX))))
+    by_env = {env_var_name(name): name for name in known}
+    for var in sorted(k for k in environ if k.startswith(ENV_PREFIX)):
+        if by_env.get(var) in INI_ONLY:
+            found.append(
+                UnknownSetting(var, by_env[var], f"{by_env[var]} is read from the INI file only")
+            )
+        elif var not in by_env:
+            found.append(UnknownSetting(var, _closest(var, set(by_env), len(ENV_PREFIX))))
+    return found
+
+
+def _closest(name: str, known: set[str], prefix_length: int) -> str | None:
+    """The known name most like ``name``, compared without the prefix they all share."""
+    candidates = {k[prefix_length:]: k for k in known}
+    match = difflib.get_close_matches(name[prefix_length:], sorted(candidates), n=1, cutoff=0.7)
+    return candidates[match[0]] if match else None
+
+
+@dataclass(frozen=True)
+class ParsedSettings:
+    """Everything one parse found: the settings if all is well, else every error, and the
+    parts that did parse (so ``loginsite-check`` can go on checking what they describe)."""
+
+    settings: AppSettings | None
+    errors: tuple[SettingsError, ...] = ()
+    unknown: tuple[UnknownSetting, ...] = ()
+    environment: str | None = None
+    public_url: str | None = None
+    session: SessionSettings | None = None
+    revocation: RevocationSettings | None = None
+    idp: ClientConfig | None = None
+    security_events: SecurityEventSettings | None = None
+
+
+_T = TypeVar("_T")
+
+
+def parse_settings(
+    ini: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> ParsedSettings:
+    """Parse every part even when another part fails, so that one run names every problem."""
+    environ = os.environ if environ is None else environ
     raw = RawSettings(ini, environ)
+    errors: list[SettingsError] = []
+
+    def part(parse: Callable[[], _T]) -> _T | None:
+        try:
+            return parse()
+        except SettingsError as exc:
+            # A part that needs a failed one may meet the same error again: name it once.
+            if all(str(exc) != str(seen) for seen in errors):
+                errors.append(exc)
+            return None
+
     # Read from the INI file only: an environment variable must never be able to switch a
     # production deployment into development mode (plain http, the development provider).
-    environment = RawSettings(ini, {}).choice(
-        "loginsite.environment", ("development", "production"), "production"
+    ini_only = RawSettings(ini, {})
+    environment = part(
+        lambda: ini_only.choice(
+            "loginsite.environment", ("development", "production"), "production"
+        )
     )
     development = environment == "development"
-    session = session_settings(raw)
-    public_url = parse_public_url(
-        raw.required(
-            "loginsite.public_url", "the site's external base URL, e.g. https://example.gov"
-        ),
-        allow_http=development and not session.secure,
+    session = part(lambda: session_settings(raw))
+    secure = session.secure if session is not None else _secure_or_default(raw)
+    public_url = part(
+        lambda: parse_public_url(
+            raw.required(
+                "loginsite.public_url", "the site's external base URL, e.g. https://example.gov"
+            ),
+            allow_http=development and not secure,
+        )
     )
     # The development provider is served by this app, so its issuer follows public_url.
     includes = ini.get("pyramid.includes") or ()
@@ -602,29 +694,101 @@ def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = Non
     devidp_included = "loginsite.devidp" in includes
     data_dir = raw.get("loginsite.devidp.data_dir")
     devidp = DevIdpSettings(data_dir=Path(data_dir)) if data_dir else None
-    return AppSettings(
+    revocation = part(lambda: revocation_settings(raw, session))
+    # (With public_url in error, any URL stands in: no settings come out of this parse.)
+    site_url = public_url or "http://localhost"
+    idp = part(
+        lambda: idp_settings(
+            raw,
+            development=development,
+            public_url=site_url,
+            default_issuer=site_url + DEVIDP_PATH if development and devidp_included else None,
+        )
+    )
+    security_events = part(lambda: security_event_settings(raw))
+    # A part that failed may have stopped before reading all its names: report unknown
+    # names only where they cannot be that part's.
+    failed = {_part_of(exc.setting) for exc in errors}
+    unknown = tuple(
+        item
+        for item in unknown_settings(ini, environ, raw.read | ini_only.read)
+        if _part_of(item.name) not in failed
+    )
+    parts = {
+        "environment": environment,
+        "public_url": public_url,
+        "session": session,
+        "revocation": revocation,
+        "idp": idp,
+        "security_events": security_events,
+    }
+    if (
+        errors
+        or environment is None
+        or session is None
+        or public_url is None
+        or revocation is None
+        or idp is None
+        or security_events is None
+    ):
+        return ParsedSettings(None, tuple(errors), unknown, **parts)
+    settings = AppSettings(
         environment=environment,  # type: ignore[arg-type]
         public_url=public_url,
         session=session,
-        revocation=revocation_settings(raw, session),
-        idp=idp_settings(
-            raw,
-            development=development,
-            public_url=public_url,
-            default_issuer=public_url + DEVIDP_PATH if development and devidp_included else None,
-        ),
+        revocation=revocation,
+        idp=idp,
         devidp=devidp,
-        security_events=security_event_settings(raw),
+        security_events=security_events,
     )
+    return ParsedSettings(settings, (), unknown, **parts)
+
+
+def _secure_or_default(raw: RawSettings) -> bool:
+    """``session.secure`` for the other parts when the session part failed (its error is
+    reported once, by that part)."""
+    try:
+        return raw.boolean("loginsite.session.secure", True)
+    except SettingsError:
+        return True
+
+
+def _part_of(name: str) -> str:
+    """``loginsite.session.keys`` and ``LOGINSITE_SESSION_KEYS`` are in part ``session``."""
+    words = name.lower().replace("_", ".").split(".")
+    return words[1] if len(words) > 2 else ""
+
+
+def app_settings(ini: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AppSettings:
+    """Parse and validate every loginsite setting; raises the first :class:`SettingsError`."""
+    parsed = parse_settings(ini, environ)
+    if parsed.errors:
+        raise parsed.errors[0]
+    assert parsed.settings is not None
+    return parsed.settings
 
 
 SETTINGS_KEY = "loginsite.app_settings"
 
 
 def includeme(config: Any) -> None:
-    """Parse everything once; later includes read the typed result from the registry."""
+    """Parse everything once; later includes read the typed result from the registry.
+
+    Unknown ``loginsite.*`` settings do not stop the app (one may belong to a newer version
+    being rolled out), but each gets a WARNING with the closest known name.
+    """
     if SETTINGS_KEY not in config.registry:
-        config.registry[SETTINGS_KEY] = app_settings(config.get_settings())
+        parsed = parse_settings(config.get_settings())
+        if parsed.errors:
+            raise parsed.errors[0]
+        for item in parsed.unknown:
+            log.warning(
+                "settings.unknown setting=%s closest=%s message=%r",
+                item.name,
+                item.closest or "-",
+                str(item),
+            )
+        config.registry[SETTINGS_KEY] = parsed.settings
 
 
 def get_app_settings(registry: Any) -> AppSettings:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from loginsite import credentials
@@ -187,7 +188,7 @@ def test_provider_down(
     code, out = run(tmp_path, {**fake_settings, "loginsite.idp.issuer": issuer}, capsys)
     assert code == 1
     assert line(out, "discovery").startswith("FAIL")
-    assert "cannot reach" in line(out, "discovery")
+    assert "connection failed" in line(out, "discovery")
     assert line(out, "jwks").startswith("SKIP")
 
 
@@ -200,7 +201,8 @@ def test_issuer_mismatch(
     fake.discovery["issuer"] = fake.url  # no trailing slash
     code, out = run(tmp_path, fake_settings, capsys)
     assert code == 1
-    assert "issuer is" in line(out, "discovery")
+    assert "is not the configured issuer" in line(out, "discovery")
+    assert "trailing slash included" in line(out, "discovery")
     assert line(out, "discovery").startswith("FAIL")
 
 
@@ -208,7 +210,8 @@ def test_issuer_mismatch(
     ("change", "words"),
     [
         ({"token_endpoint": None}, "token_endpoint is missing"),
-        ({"userinfo_endpoint": "ftp://127.0.0.1/userinfo"}, "is not https"),
+        ({"userinfo_endpoint": "ftp://127.0.0.1/userinfo"}, "got scheme 'ftp'"),
+        ({"token_endpoint_auth_methods_supported": None}, "private_key_jwt"),
         ({"token_endpoint_auth_methods_supported": ["client_secret_basic"]}, "private_key_jwt"),
         ({"id_token_signing_alg_values_supported": ["HS256"]}, "RS256"),
         ({"acr_values_supported": ["urn:acr.login.gov:verified"]}, "auth-only"),
@@ -381,10 +384,10 @@ def test_https_endpoints_are_required_without_allow_http(
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "id_token_signing_alg_values_supported": ["RS256"],
     }
-    monkeypatch.setattr(check, "_get_json", lambda url, timeout, what: served)
+    monkeypatch.setattr(check, "get_json", lambda http, url, *, what, timeout: served)
     report = check.Report()
-    assert check.check_discovery(config, report) is None
-    assert "token_endpoint http://idp.test/api/openid_connect/token is not https" in report.lines[0]
+    assert check.check_discovery(config.idp, report, requests.Session()) is None
+    assert "token_endpoint must be an absolute https URL, got scheme 'http'" in report.lines[0]
 
 
 def test_unreadable_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -424,3 +427,94 @@ def test_security_events_over_http_is_skipped_in_development(
     report = line(out, "security events")
     assert report.startswith("SKIP")
     assert "http://localhost:6543/api/security-events" in report
+
+
+def test_a_provider_without_end_session_endpoint_passes_as_in_the_app(
+    fake: FakeProvider,
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The app signs out locally when there is no logout endpoint; the check agrees."""
+    del fake.discovery["end_session_endpoint"]
+    code, out = run(tmp_path, fake_settings, capsys)
+    assert code == 0, out
+    assert "no end_session_endpoint" in line(out, "discovery")
+
+
+def test_keys_not_allowed_to_verify_are_not_usable_as_in_the_app(
+    fake: FakeProvider,
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake.jwks["keys"][0]["key_ops"] = ["encrypt"]
+    code, out = run(tmp_path, fake_settings, capsys)
+    assert code == 1
+    assert "no usable RS256" in line(out, "jwks")
+
+
+def test_the_discovery_url_is_the_apps(
+    fake: FakeProvider,
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An issuer with a path but no trailing slash: the same URL the app would fetch."""
+    from loginsite.oidc import discovery_url
+
+    _, out = run(tmp_path, fake_settings, capsys)
+    assert discovery_url(fake.issuer) in line(out, "discovery")
+
+
+def test_every_problem_is_reported_in_one_run(
+    fake_settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = {
+        **fake_settings,
+        "loginsite.session.idle_timeout": "soon",
+        "loginsite.revocation.store": "disk",
+        "loginsite.idp.scopes": "openid",
+    }
+    code, out = run(tmp_path, config, capsys)
+    assert code == 1
+    failures = [x for x in out.splitlines() if x.startswith("FAIL  settings:")]
+    assert len(failures) == 3, out
+    assert any("loginsite.session.idle_timeout" in x for x in failures)
+    assert any("loginsite.revocation.store" in x for x in failures)
+    assert any(
+        "loginsite.idp.scopes is not a loginsite setting; the closest known setting is "
+        "loginsite.idp.scope" in x
+        for x in failures
+    )
+    # The provider and certificate checks still ran on the idp settings, which are fine.
+    assert line(out, "discovery").startswith("OK")
+    assert line(out, "jwks").startswith("OK")
+    assert line(out, "certificate").startswith("OK")
+    assert line(out, "session keys").startswith("SKIP")
+
+
+def test_an_unknown_setting_alone_fails_the_check(
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOGINSITE_IDP_CLIENTID", "urn:x")
+    code, out = run(tmp_path, fake_settings, capsys)
+    assert code == 1
+    assert (
+        "LOGINSITE_IDP_CLIENTID is not a loginsite setting; the closest known setting is "
+        "LOGINSITE_IDP_CLIENT_ID" in line(out, "settings")
+    )
+    assert line(out, "discovery").startswith("OK")
+
+
+def test_an_unloadable_config_file_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "broken.ini"
+    path.write_text("[app:other]\nuse = egg:loginsite\n")
+    assert check.main([str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL  config: cannot load [app:main] from ")

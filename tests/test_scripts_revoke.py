@@ -17,6 +17,10 @@ from tests.plugins.redis_server import RedisServer
 from tests.plugins.session_keys import SECRET_1
 
 PREFIX = "script-test:"
+ALICE = "6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11"
+BOB = "0b1f6a3e-2c4d-4e5f-8a9b-1c2d3e4f5a6b"
+CAROL = "9e8d7c6b-5a49-4382-9716-a5b4c3d2e1f0"
+SESSION = "Zr9W1Yk3pQ-x_8tUv2mN4a"
 
 WriteIni = Callable[..., str]
 
@@ -80,19 +84,57 @@ def test_revokes_users_and_sessions_for_every_server(
 ) -> None:
     config = redis_ini(write_ini, redis_server.url)
     signed_in_at = int(time.time())
-    assert main([config, "--sub", "alice", "bob", "--jti", "jti-1"]) == 0
-    assert "alice" in capsys.readouterr().out
+    assert main([config, "--sub", ALICE, BOB.upper(), "--jti", SESSION]) == 0
+    # Whenever main ran, a sign-in from the next whole second after it returned is later.
+    later_sign_in = int(time.time()) + 1
+    out = capsys.readouterr().out
+    assert ALICE in out
+    assert BOB in out  # as login.gov issues it: lower case
     store = reader(redis_server.url)
     try:
-        assert store.is_revoked("any", "alice", signed_in_at)
-        assert store.is_revoked("any", "bob", signed_in_at)
-        assert store.is_revoked("jti-1", "carol", signed_in_at)
-        assert not store.is_revoked("any", "carol", signed_in_at)
-        assert not store.is_revoked("any", "alice", signed_in_at + 2)  # a later sign-in
+        assert store.is_revoked("any", ALICE, signed_in_at)
+        assert store.is_revoked("any", BOB, signed_in_at)
+        assert store.is_revoked(SESSION, CAROL, signed_in_at)
+        assert not store.is_revoked("any", CAROL, signed_in_at)
+        assert not store.is_revoked("any", ALICE, later_sign_in)
     finally:
         store.close()
-    ttl = redis_server.client().ttl(f"{PREFIX}sub:alice")
+    ttl = redis_server.client().ttl(f"{PREFIX}sub:{ALICE}")
     assert 0 < ttl <= 3602  # kept for the session max age, not forever
+
+
+@pytest.mark.parametrize(
+    ("argument", "words"),
+    [
+        (["--sub", "alice@example.gov"], ["is an email address", "Login.gov user ID"]),
+        (["--sub", "alice"], ["is not a login.gov subject", "expected a UUID"]),
+        (["--sub", ALICE[:-1]], ["is not a login.gov subject"]),
+        (["--sub", "{" + ALICE + "}"], ["is not a login.gov subject"]),
+        (["--jti", "anything"], ["is not a session id", "22 characters", "session_id="]),
+        (["--jti", SESSION + "x"], ["is not a session id"]),
+        (["--jti", SESSION[:-1] + "="], ["is not a session id"]),
+        (["--sub", ALICE, "--jti", "x"], ["is not a session id"]),
+    ],
+)
+def test_arguments_that_can_never_match_are_refused_and_nothing_is_revoked(
+    write_ini: WriteIni, capsys: pytest.CaptureFixture[str], argument: list[str], words: list[str]
+) -> None:
+    """Refused before Redis is even contacted: there is none at this address."""
+    config = redis_ini(write_ini, "redis://127.0.0.1:9/0")
+    assert main([config, *argument]) == 2
+    err = capsys.readouterr().err
+    for word in words:
+        assert word in err
+    assert "Nothing was revoked" in err
+
+
+def test_subjects_and_session_ids_are_normalised_as_they_are_issued() -> None:
+    from loginsite.scripts.revoke import checked_session_id, normalised_sub
+
+    assert normalised_sub(f"  {ALICE.upper()} ") == ALICE
+    assert checked_session_id(f" {SESSION}\n") == SESSION
+    # A session id is case-sensitive: another case is another session, so it is kept.
+    assert checked_session_id(SESSION.upper()) == SESSION.upper()
 
 
 @pytest.mark.redis
@@ -100,29 +142,29 @@ def test_fails_when_redis_is_unreachable(
     write_ini: WriteIni, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = redis_ini(write_ini, "redis://127.0.0.1:9/0")
-    assert main([config, "--jti", "jti-1"]) == 1
+    assert main([config, "--jti", SESSION]) == 1
     assert "nothing was revoked" in capsys.readouterr().err
 
 
 def test_memory_store_is_refused(write_ini: WriteIni, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([write_ini(store="memory"), "--sub", "alice"]) == 2
+    assert main([write_ini(store="memory"), "--sub", ALICE]) == 2
     assert "only works with loginsite.revocation.store = redis" in capsys.readouterr().err
 
 
 def test_none_store_is_refused(write_ini: WriteIni, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([write_ini(store="none"), "--sub", "alice"]) == 2
+    assert main([write_ini(store="none"), "--sub", ALICE]) == 2
     assert "cannot be revoked" in capsys.readouterr().err
 
 
 def test_bad_settings_are_reported(write_ini: WriteIni, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([write_ini(store="redis"), "--sub", "alice"]) == 2  # no redis_url
+    assert main([write_ini(store="redis"), "--sub", ALICE]) == 2  # no redis_url
     assert "loginsite.revocation.redis_url" in capsys.readouterr().err
 
 
 def test_missing_config_file_is_reported(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([str(tmp_path / "missing.ini"), "--sub", "alice"]) == 2
+    assert main([str(tmp_path / "missing.ini"), "--sub", ALICE]) == 2
     assert "missing.ini" in capsys.readouterr().err
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from loginsite.settings import (
     SettingsError,
     app_settings,
     parse_session_keys,
+    parse_settings,
 )
 from tests.plugins.oidc_provider import TestProvider
 from tests.plugins.session_keys import SECRET_1, SECRET_3, SECRET_4, SECRET_16, SECRET_48
 
+ROOT = Path(__file__).resolve().parent.parent
 KEY = SECRET_3
 
 
@@ -378,3 +381,114 @@ def test_idp_settings_are_the_oidc_clients_own_config(test_provider: TestProvide
     assert config.acr_values == (ACR_VERIFIED,)
     assert (config.locale, config.timeout, config.allow_http) == ("fr", 3.0, True)
     assert "PRIVATE" not in repr(config)
+
+
+# -- unknown settings ---------------------------------------------------------------------------
+
+
+def test_a_misspelt_setting_is_reported_with_the_closest_known_name(
+    settings: dict[str, str],
+) -> None:
+    parsed = parse_settings({**settings, "loginsite.sesion.max_age": "60"}, environ={})
+    assert parsed.settings is not None  # ignored, not fatal
+    assert parsed.settings.session.max_age == 43200
+    [unknown] = parsed.unknown
+    assert unknown.name == "loginsite.sesion.max_age"
+    assert unknown.closest == "loginsite.session.max_age"
+    assert "closest known setting is loginsite.session.max_age" in str(unknown)
+
+
+def test_a_setting_of_another_version_is_reported_without_a_wild_guess(
+    settings: dict[str, str],
+) -> None:
+    parsed = parse_settings({**settings, "loginsite.telemetry.endpoint": "x"}, environ={})
+    [unknown] = parsed.unknown
+    assert unknown.name == "loginsite.telemetry.endpoint"
+    assert unknown.closest is None
+    assert str(unknown) == "loginsite.telemetry.endpoint is not a loginsite setting"
+
+
+def test_misspelt_environment_variables_are_reported(settings: dict[str, str]) -> None:
+    parsed = parse_settings(
+        settings,
+        environ={"LOGINSITE_SESSION_IDLE_TIMEUOT": "60", "LOGINSITE_ENVIRONMENT": "development"},
+    )
+    by_name = {item.name: item for item in parsed.unknown}
+    assert by_name["LOGINSITE_SESSION_IDLE_TIMEUOT"].closest == "LOGINSITE_SESSION_IDLE_TIMEOUT"
+    assert "read from the INI file only" in str(by_name["LOGINSITE_ENVIRONMENT"])
+    assert set(by_name) == {"LOGINSITE_SESSION_IDLE_TIMEUOT", "LOGINSITE_ENVIRONMENT"}
+
+
+def test_known_settings_are_not_reported_even_when_another_one_wins(
+    settings: dict[str, str], tmp_path: Path
+) -> None:
+    """keys_file is not used while keys is set, but it is a setting, not a typo."""
+    parsed = parse_settings(
+        {**settings, "loginsite.session.keys_file": str(tmp_path / "k")},
+        environ={"LOGINSITE_SESSION_IDLE_TIMEOUT": "60", "OTHER_APP_SETTING": "x"},
+    )
+    assert parsed.unknown == ()
+    assert parsed.errors == ()
+
+
+@pytest.mark.parametrize("ini", ["development.ini", "production.ini", "sandbox.ini"])
+def test_the_shipped_configurations_hold_no_unknown_setting(ini: str) -> None:
+    from pyramid.paster import get_appsettings
+
+    parsed = parse_settings(dict(get_appsettings(str(ROOT / ini), name="main")), environ={})
+    names = {item.name for item in parsed.unknown}
+    assert names == set()
+
+
+def test_the_app_warns_at_start_up_about_each_unknown_setting(
+    settings: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from loginsite import main
+
+    with caplog.at_level(logging.WARNING, logger="loginsite.settings"):
+        main({}, **{**settings, "loginsite.sesion.max_age": "60", "loginsite.idp.scopes": "x"})
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        "setting=loginsite.sesion.max_age closest=loginsite.session.max_age" in w for w in warnings
+    )
+    assert any("setting=loginsite.idp.scopes closest=loginsite.idp.scope" in w for w in warnings)
+
+
+# -- every problem in one parse -------------------------------------------------------------------
+
+
+def test_one_parse_names_a_problem_in_every_part(settings: dict[str, str]) -> None:
+    parsed = parse_settings(
+        {
+            **settings,
+            "loginsite.session.idle_timeout": "soon",
+            "loginsite.public_url": "ftp://x",
+            "loginsite.revocation.store": "disk",
+            "loginsite.idp.scope": "email",
+        },
+        environ={},
+    )
+    assert parsed.settings is None
+    assert [e.setting for e in parsed.errors] == [
+        "loginsite.session.idle_timeout",
+        "loginsite.public_url",
+        "loginsite.revocation.store",
+        "loginsite.idp.scope",
+    ]
+
+
+def test_app_settings_raises_the_first_problem(settings: dict[str, str]) -> None:
+    with pytest.raises(SettingsError) as info:
+        app_settings({**settings, "loginsite.idp.scope": "email", "loginsite.public_url": "x"})
+    assert info.value.setting == "loginsite.public_url"
+
+
+def test_unknown_names_are_not_guessed_in_a_part_that_failed(settings: dict[str, str]) -> None:
+    """A failed part stops reading: its unread settings would look unknown, so they are not
+    reported until the part parses."""
+    parsed = parse_settings(
+        {**settings, "loginsite.session.keys": "k1:short", "loginsite.session.max_age": "60"},
+        environ={},
+    )
+    assert [e.setting for e in parsed.errors] == ["loginsite.session.keys"]
+    assert parsed.unknown == ()

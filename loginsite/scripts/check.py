@@ -1,9 +1,14 @@
 """``loginsite-check CONFIG.ini``: is this configuration ready to sign people in?
 
 Loads the settings exactly as the app does (INI plus ``LOGINSITE_*`` environment variables), then
-checks the provider (discovery and JWKS, with the configured timeout), the client key against its
-certificate, the session keys, and what production requires. One line per check, ``OK`` or
-``FAIL`` and why; the exit status is 1 if anything failed.
+checks the provider, the client key against its certificate, the session keys, and what
+production requires. The provider is checked with the app's own code: the discovery URL, the
+HTTP helper (timeout, size cap, no redirects), :class:`ProviderMetadata`'s vetting and the JWKS
+key selection, so the check and the app cannot disagree about what is acceptable.
+
+Every problem is reported in one run: each settings error and each unknown setting gets its own
+line, and the checks whose settings did parse still run. One line per check, ``OK``, ``FAIL`` or
+``SKIP`` and why; the exit status is 1 if anything failed.
 """
 
 from __future__ import annotations
@@ -11,25 +16,21 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import jwt
 import requests
 from cryptography import x509
 
 from loginsite import credentials
-from loginsite.settings import AppSettings, SettingsError, app_settings
+from loginsite.oidc import ClientConfig, OIDCError, ProviderMetadata, discovery_url
+from loginsite.oidc._http import get_json, guarded
+from loginsite.oidc.jwks import usable_signing_keys
+from loginsite.scripts.ini import ConfigFileError, load_ini
+from loginsite.settings import SECURITY_EVENTS_PATH, ParsedSettings, parse_settings
 
-ENDPOINT_FIELDS = (
-    "authorization_endpoint",
-    "token_endpoint",
-    "userinfo_endpoint",
-    "jwks_uri",
-    "end_session_endpoint",
-)
 CERT_WARNING_DAYS = 30
 
 
@@ -49,97 +50,89 @@ class Report:
         self.lines.append(f"SKIP  {check}: {detail}")
 
 
-class CheckFailed(Exception):
-    pass
-
-
-def _get_json(url: str, timeout: float, what: str) -> dict[str, Any]:
-    try:
-        response = requests.get(
-            url, timeout=timeout, allow_redirects=False, headers={"Accept": "application/json"}
+def check_settings(parsed: ParsedSettings, report: Report) -> None:
+    """One line per settings error and per unknown setting (a typo the app would ignore)."""
+    for error in parsed.errors:
+        report.fail("settings", str(error))
+    for unknown in parsed.unknown:
+        report.fail("settings", str(unknown))
+    if parsed.settings is not None and not parsed.unknown:
+        settings = parsed.settings
+        report.ok(
+            "settings",
+            f"environment {settings.environment}, public_url {settings.public_url}, "
+            f"client_id {settings.idp.client_id}",
         )
-    except requests.Timeout:
-        raise CheckFailed(f"{url} did not answer within {timeout:g} s") from None
-    except requests.RequestException as exc:
-        raise CheckFailed(f"cannot reach {url}: {type(exc).__name__}") from None
-    if response.status_code != 200:
-        raise CheckFailed(f"{url} answered HTTP {response.status_code}")
-    try:
-        document = response.json()
-    except ValueError:
-        raise CheckFailed(f"{url} did not answer with JSON ({what})") from None
-    if not isinstance(document, dict):
-        raise CheckFailed(f"{url} did not answer with a JSON object ({what})")
-    return document
+    session = parsed.session
+    if session is None:
+        report.skip("session keys", "needs valid loginsite.session.* settings")
+        return
+    kids = ", ".join(key.kid for key in session.keys)
+    report.ok(
+        "session keys",
+        f"{len(session.keys)} key(s), kid {kids}; signing with {session.signing_key.kid}",
+    )
 
 
-def check_discovery(settings: AppSettings, report: Report) -> dict[str, Any] | None:
-    idp = settings.idp
-    url = idp.issuer.rstrip("/") + "/.well-known/openid-configuration"
+def check_discovery(
+    idp: ClientConfig, report: Report, http: requests.Session
+) -> ProviderMetadata | None:
+    """The app's discovery path, plus what login.gov registration needs from the document."""
+    url = discovery_url(idp.issuer)
     try:
-        meta = _get_json(url, idp.timeout, "discovery")
-    except CheckFailed as exc:
-        report.fail("discovery", str(exc))
+        document = get_json(http, url, what="discovery", timeout=idp.timeout)
+        metadata = ProviderMetadata.from_document(
+            document, issuer=idp.issuer, allow_http=idp.allow_http
+        )
+    except OIDCError as exc:
+        detail = f"{url}: {exc.reason.removeprefix('discovery: ')}"
+        if "is not the configured issuer" in exc.reason:
+            detail += " (loginsite.idp.issuer must equal it exactly, trailing slash included)"
+        report.fail("discovery", detail)
         return None
     problems = []
-    if meta.get("issuer") != idp.issuer:
-        problems.append(
-            f"issuer is {meta.get('issuer')!r}, but loginsite.idp.issuer is {idp.issuer!r} "
-            "(they must be equal, trailing slash included)"
-        )
-    for name in ENDPOINT_FIELDS:
-        endpoint = meta.get(name)
-        if not isinstance(endpoint, str) or not endpoint:
-            problems.append(f"{name} is missing")
-            continue
-        scheme = urlsplit(endpoint).scheme
-        if scheme != "https" and not (scheme == "http" and idp.allow_http):
-            problems.append(f"{name} {endpoint} is not https")
-    if "private_key_jwt" not in (meta.get("token_endpoint_auth_methods_supported") or []):
+    # (Discovery 1.0: when the list is absent, client_secret_basic is all there is.)
+    methods = document.get("token_endpoint_auth_methods_supported")
+    if not isinstance(methods, list) or "private_key_jwt" not in methods:
         problems.append("the provider does not support private_key_jwt client authentication")
-    if "RS256" not in (meta.get("id_token_signing_alg_values_supported") or []):
-        problems.append("the provider does not sign id_tokens with RS256")
-    supported = meta.get("acr_values_supported")
-    if isinstance(supported, list) and idp.service_level not in supported:
+    levels = document.get("acr_values_supported")
+    if isinstance(levels, list) and idp.service_level not in levels:
         problems.append(f"the provider does not offer {idp.service_level}")
     if problems:
-        report.fail("discovery", "; ".join(problems))
+        report.fail("discovery", f"{url}: " + "; ".join(problems))
         return None
-    report.ok("discovery", f"{url}: issuer matches, endpoints look right")
-    return meta
+    note = (
+        ""
+        if metadata.end_session_endpoint
+        else "; no end_session_endpoint, so signing out ends the loginsite session only"
+    )
+    report.ok("discovery", f"{url}: issuer matches, endpoints look right{note}")
+    return metadata
 
 
-def check_jwks(settings: AppSettings, meta: dict[str, Any], report: Report) -> None:
-    url = meta["jwks_uri"]
+def check_jwks(
+    idp: ClientConfig, metadata: ProviderMetadata, report: Report, http: requests.Session
+) -> None:
+    """The keys the app would verify id_tokens with, chosen by the app's own rules."""
+    url = metadata.jwks_uri
     try:
-        document = _get_json(url, settings.idp.timeout, "JWKS")
-    except CheckFailed as exc:
-        report.fail("jwks", str(exc))
+        keys = usable_signing_keys(get_json(http, url, what="jwks", timeout=idp.timeout))
+    except OIDCError as exc:
+        report.fail("jwks", f"{url}: {exc.reason.removeprefix('jwks: ')}")
         return
-    entries = document.get("keys")
-    if not isinstance(entries, list):
-        report.fail("jwks", f"{url} has no 'keys' list")
+    if not keys:
+        report.fail(
+            "jwks",
+            f"{url} holds no usable RS256 signing key (RSA of 2048 bits or more, for "
+            "signatures, allowed to verify)",
+        )
         return
-    usable = []
-    for entry in entries:
-        if not isinstance(entry, dict) or entry.get("kty") != "RSA":
-            continue
-        if entry.get("use", "sig") != "sig" or entry.get("alg", "RS256") != "RS256":
-            continue
-        try:
-            key = jwt.PyJWK(entry, algorithm="RS256")
-        except (jwt.PyJWTError, ValueError, TypeError):
-            continue
-        if getattr(key.key, "key_size", 0) >= 2048:
-            usable.append(entry.get("kid") or "(no kid)")
-    if not usable:
-        report.fail("jwks", f"{url} holds no usable RS256 signing key (RSA, 2048 bits or more)")
-        return
-    report.ok("jwks", f"{len(usable)} RS256 signing key(s): kid {', '.join(map(str, usable))}")
+    kids = ", ".join(key.key_id or "(no kid)" for key in keys)
+    report.ok("jwks", f"{len(keys)} RS256 signing key(s): kid {kids}")
 
 
-def check_certificate(settings: AppSettings, report: Report, now: datetime.datetime) -> None:
-    path = settings.idp.certificate_path
+def check_certificate(idp: ClientConfig, report: Report, now: datetime.datetime) -> None:
+    path = idp.certificate_path
     if path is None:
         report.skip("certificate", "loginsite.idp.certificate is not set; nothing to compare")
         return
@@ -151,7 +144,7 @@ def check_certificate(settings: AppSettings, report: Report, now: datetime.datet
     except ValueError:
         report.fail("certificate", f"{path} is not a PEM certificate")
         return
-    client_key = credentials.load_private_key(settings.idp.private_key_pem)
+    client_key = credentials.load_private_key(idp.private_key_pem)
     if not credentials.certificate_matches_key(certificate, client_key):
         report.fail(
             "certificate",
@@ -171,32 +164,37 @@ def check_certificate(settings: AppSettings, report: Report, now: datetime.datet
     report.ok("certificate", f"matches the private key, valid until {not_after:%Y-%m-%d}{note}")
 
 
-def check_production(settings: AppSettings, report: Report) -> None:
-    if settings.environment != "production":
-        report.skip("production", "loginsite.environment = development")
+def check_production(parsed: ParsedSettings, report: Report) -> None:
+    """What production requires, over whichever parts parsed (the rest failed above)."""
+    if parsed.environment != "production":
+        report.skip("production", f"loginsite.environment = {parsed.environment or '?'}")
         return
     problems = []
-    if urlsplit(settings.public_url).scheme != "https":
-        problems.append(f"loginsite.public_url {settings.public_url} is not https")
-    if urlsplit(settings.idp.issuer).scheme != "https":
-        problems.append(f"loginsite.idp.issuer {settings.idp.issuer} is not https")
-    if not settings.session.secure:
+    if parsed.public_url is not None and urlsplit(parsed.public_url).scheme != "https":
+        problems.append(f"loginsite.public_url {parsed.public_url} is not https")
+    if parsed.idp is not None:
+        if urlsplit(parsed.idp.issuer).scheme != "https":
+            problems.append(f"loginsite.idp.issuer {parsed.idp.issuer} is not https")
+        if parsed.idp.allow_http:
+            problems.append("loginsite.idp.allow_http must be off")
+    if parsed.session is not None and not parsed.session.secure:
         problems.append("loginsite.session.secure must be true (Secure, __Host- cookies)")
-    if settings.idp.allow_http:
-        problems.append("loginsite.idp.allow_http must be off")
     if problems:
         report.fail("production", "; ".join(problems))
     else:
         report.ok("production", "https everywhere, secure cookies")
 
 
-def check_security_events(settings: AppSettings, report: Report) -> None:
+def check_security_events(parsed: ParsedSettings, report: Report) -> None:
     """The push URL login.gov needs: built from public_url, https, port 443 (its rule)."""
-    url = settings.security_events_url
+    if parsed.public_url is None:
+        report.skip("security events", "needs a valid loginsite.public_url")
+        return
+    url = parsed.public_url + SECURITY_EVENTS_PATH
     parts = urlsplit(url)
     if parts.scheme != "https" or parts.port not in (None, 443):
         detail = f"{url} (from loginsite.public_url) must be https on port 443 for login.gov"
-        if settings.environment == "production":
+        if parsed.environment == "production":
             report.fail("security events", detail)
         else:
             report.skip("security events", detail + "; the development provider pushes here")
@@ -209,36 +207,34 @@ def check_security_events(settings: AppSettings, report: Report) -> None:
 
 
 def run_checks(
-    ini: dict[str, Any],
+    ini: Mapping[str, Any],
     *,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+    http: requests.Session | None = None,
 ) -> Report:
     report = Report()
-    try:
-        settings = app_settings(ini, environ)
-    except SettingsError as exc:
-        report.fail("settings", str(exc))
+    parsed = parse_settings(ini, environ)
+    check_settings(parsed, report)
+    check_production(parsed, report)
+    check_security_events(parsed, report)
+    idp = parsed.idp
+    if idp is None:
+        for name in ("certificate", "discovery", "jwks"):
+            report.skip(name, "needs valid loginsite.idp.* settings")
         return report
-    report.ok(
-        "settings",
-        f"environment {settings.environment}, public_url {settings.public_url}, "
-        f"client_id {settings.idp.client_id}",
-    )
-    kids = ", ".join(key.kid for key in settings.session.keys)
-    report.ok(
-        "session keys",
-        f"{len(settings.session.keys)} key(s), kid {kids}; signing with "
-        f"{settings.session.signing_key.kid}",
-    )
-    check_production(settings, report)
-    check_security_events(settings, report)
-    check_certificate(settings, report, now())
-    meta = check_discovery(settings, report)
-    if meta is not None:
-        check_jwks(settings, meta, report)
-    else:
-        report.skip("jwks", "needs discovery")
+    check_certificate(idp, report, now())
+    # The app's transport rules (timeout, deadline for the whole answer, size cap, no redirects).
+    session = guarded(http or requests.Session(), idp.timeout)
+    try:
+        metadata = check_discovery(idp, report, session)
+        if metadata is not None:
+            check_jwks(idp, metadata, report, session)
+        else:
+            report.skip("jwks", "needs discovery")
+    finally:
+        if http is None:
+            session.close()
     return report
 
 
@@ -250,12 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config_uri", help="the INI file, e.g. production.ini")
     parser.add_argument("--name", default="main", help="the app section (default: main)")
     args = parser.parse_args(argv)
-    from pyramid.paster import get_appsettings
-
     try:
-        ini = dict(get_appsettings(args.config_uri, name=args.name))
-    except (OSError, LookupError, ValueError) as exc:
-        print(f"FAIL  config: cannot read {args.config_uri}: {exc}")
+        ini = load_ini(args.config_uri, args.name)
+    except ConfigFileError as exc:
+        print(f"FAIL  config: {exc}")
         return 1
     report = run_checks(ini)
     print("\n".join(report.lines))

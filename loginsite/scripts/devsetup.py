@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography import x509
 
 from loginsite import credentials
+from loginsite.scripts.ini import ConfigFileError, load_ini
 from loginsite.settings import RawSettings, SettingsError, app_settings
 
 
@@ -89,12 +90,10 @@ def setup(ini: dict[str, str], out: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from pyramid.paster import get_appsettings
-
     try:
-        ini = dict(get_appsettings(args.config_uri, name=args.name))
-    except (OSError, LookupError, ValueError) as exc:
-        print(f"loginsite-devsetup: cannot read {args.config_uri}: {exc}", file=sys.stderr)
+        ini = load_ini(args.config_uri, args.name)
+    except ConfigFileError as exc:
+        print(f"loginsite-devsetup: {exc}", file=sys.stderr)
         return 1
     # The environment comes from the INI file only, exactly as the app reads it.
     environment = ini.get("loginsite.environment", "production").strip()

@@ -8,12 +8,17 @@ none store revokes nothing. It exits 0 only once every entry is stored in Redis.
 
 Exit status: 0 revoked; 1 Redis unreachable or the write failed (nothing may have been revoked);
 2 bad arguments, bad settings, or a store that cannot be revoked from another process.
+
+Arguments are checked before anything is written, because a revocation of a value that can never
+match a session would be reported as a success and end nothing: ``--sub`` must be a login.gov
+subject (a UUID; login.gov issues them in lower case, so other cases are lowered) and ``--jti`` a
+session id as loginsite mints them.
 """
 
 from __future__ import annotations
 
 import argparse
-import configparser
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +26,7 @@ from urllib.parse import urlsplit
 
 from loginsite.revocation import revoke_session, revoke_user
 from loginsite.revocation.redis import RedisRevocationStore
+from loginsite.scripts.ini import ConfigFileError, load_ini
 from loginsite.settings import AppSettings, SettingsError, app_settings
 
 #: How long to wait for Redis (connect and load, then write), in multiples of redis_timeout.
@@ -38,25 +44,69 @@ def _parser() -> argparse.ArgumentParser:
         action="extend",
         nargs="+",
         default=[],
-        help="end every session this user has now (login.gov subject)",
+        help="end every session this user has now: the login.gov subject, a UUID (the "
+        'account page\'s "Login.gov user ID", sub= in the auth.* log events)',
     )
     parser.add_argument(
         "--jti",
         action="extend",
         nargs="+",
         default=[],
-        help="end this one session (the session id from the logs)",
+        help="end this one session: its 22-character session id (session_id= in the "
+        "auth.signed_in and auth.signed_out log events)",
     )
     return parser
 
 
-def _load_settings(config_uri: str) -> AppSettings:
-    from pyramid.paster import get_appsettings
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: ``secrets.token_urlsafe(16)``, as the session codec mints ``jti``.
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+_WHERE_SUB = (
+    'It is shown on the user\'s account page as "Login.gov user ID" and logged as sub= in '
+    "the auth.signed_in and auth.signed_out events."
+)
+_WHERE_JTI = (
+    "It is logged as session_id= in the auth.signed_in and auth.signed_out events; to end "
+    "every session of a user, use --sub instead."
+)
 
+
+class BadArgument(ValueError):
+    """An argument that could never match a session; the message says what was expected."""
+
+
+def normalised_sub(value: str) -> str:
+    """login.gov's ``sub``: a UUID, in lower case as login.gov issues it."""
+    text = value.strip().lower()
+    if _UUID.fullmatch(text):
+        return text
+    if "@" in value:
+        raise BadArgument(
+            f"--sub {value!r} is an email address, but sessions are keyed by the login.gov "
+            f"subject, a UUID such as 6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11. {_WHERE_SUB}"
+        )
+    raise BadArgument(
+        f"--sub {value!r} is not a login.gov subject: expected a UUID (32 hexadecimal digits "
+        f"as 8-4-4-4-12, e.g. 6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11). {_WHERE_SUB}"
+    )
+
+
+def checked_session_id(value: str) -> str:
+    """A session id exactly as minted: case matters, so nothing is normalised but spaces."""
+    text = value.strip()
+    if _SESSION_ID.fullmatch(text):
+        return text
+    raise BadArgument(
+        f"--jti {value!r} is not a session id: expected 22 characters of letters, digits, "
+        f"'-' and '_'. {_WHERE_JTI}"
+    )
+
+
+def _load_settings(config_uri: str) -> AppSettings:
     try:
-        ini = get_appsettings(config_uri, name="main")
-    except (OSError, LookupError, ValueError, ImportError, configparser.Error) as exc:
-        raise SettingsError("CONFIG.ini", f"cannot load {config_uri}: {exc}") from None
+        ini = load_ini(config_uri)
+    except ConfigFileError as exc:
+        raise SettingsError("CONFIG.ini", str(exc)) from None
     return app_settings(ini)
 
 
@@ -75,6 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.sub and not args.jti:
         parser.print_usage(sys.stderr)
         print("loginsite-revoke: error: give at least one --sub or --jti", file=sys.stderr)
+        return 2
+    try:
+        subs = [normalised_sub(value) for value in args.sub]
+        session_ids = [checked_session_id(value) for value in args.jti]
+    except BadArgument as exc:
+        print(f"loginsite-revoke: error: {exc} Nothing was revoked.", file=sys.stderr)
         return 2
     try:
         settings = _load_settings(args.config_uri)
@@ -108,9 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         now = time.time()
         max_age = settings.session.max_age
-        for sub in args.sub:
+        for sub in subs:
             revoke_user(store, sub, max_age=max_age, now=now)
-        for jti in args.jti:
+        for jti in session_ids:
             revoke_session(store, jti, expires_at=int(now) + max_age + 1)
         if not store.wait_until_written(wait):
             print(
@@ -121,9 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     finally:
         store.close()
-    for sub in args.sub:
+    for sub in subs:
         print(f"revoked every session of sub {sub} signed in up to now")
-    for jti in args.jti:
+    for jti in session_ids:
         print(f"revoked session {jti}")
     return 0
 
