@@ -532,6 +532,27 @@ def test_signed_in_users_are_unaffected_by_a_provider_outage(
 # Sign out
 
 
+def test_the_logged_session_id_is_the_one_loginsite_revoke_takes(
+    rp: webtest.TestApp, test_provider: TestProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """loginsite-revoke --jti points operators at session_id= in these events: it must be
+    the session's real id, in the form the script accepts, and ending it must end the session."""
+    import re
+
+    from loginsite.revocation import get_revocation_store
+    from loginsite.scripts.revoke import checked_session_id
+
+    with caplog.at_level(logging.INFO, logger="loginsite"):
+        sign_in(rp, test_provider, status=303)
+    (line,) = [r.getMessage() for r in caplog.records if "auth.signed_in" in r.getMessage()]
+    session_id = re.search(r"session_id=(\S+)", line).group(1)
+    assert checked_session_id(session_id) == session_id
+    assert rp.get("/account").status_int == 200
+    store = get_revocation_store(rp.app.registry)
+    store.revoke_session(session_id, expires_at=2**31)
+    assert rp.get("/account", status=303)
+
+
 def test_sign_out_requires_a_csrf_token(rp: webtest.TestApp, test_provider: TestProvider) -> None:
     sign_in(rp, test_provider, status=303)
     response = rp.post("/auth/logout", status=400)

@@ -197,10 +197,12 @@ def callback(context: Auth, request: Any) -> Any:
             headers = remember(request, signin.sub, email=signin.email, acr=signin.acr)
             if previous is not None:
                 _revoke_replaced(flow, request, previous)
+            session = request.identity  # the session remember() just started
             log.info(
-                "auth.signed_in sub=%s acr=%s request_id=%s",
+                "auth.signed_in sub=%s acr=%s session_id=%s request_id=%s",
                 signin.sub,
                 signin.acr,
+                session.session_id if session is not None else "-",
                 _request_id(request),
             )
             response = HTTPSeeOther(
@@ -278,10 +280,11 @@ def logout(context: Auth, request: Any) -> Any:
     session = _signed_session(request)
     outcome = _end_sessions(flow, request, session, everywhere)
     log.info(
-        "auth.signed_out sub=%s everywhere=%s outcome=%s request_id=%s",
+        "auth.signed_out sub=%s everywhere=%s outcome=%s session_id=%s request_id=%s",
         "-" if session is None else session.sub,
         everywhere,
         outcome.name.lower(),
+        "-" if session is None else session.session_id,
         _request_id(request),
     )
     headers = forget(request)
