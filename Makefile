@@ -17,11 +17,11 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed-run: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[development]'
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[development,testing,benchmarks]'
+	$(BIN)/pip install --quiet -e '.[testing,benchmarks]'
 	touch $@ $(VENV)/.installed-run
 
 setup: $(VENV)/.installed-run
