@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import jwt
 import pytest
 import requests
 import webtest
@@ -145,6 +146,122 @@ def test_two_tabs_sign_in_at_once(rp: webtest.TestApp, test_provider: TestProvid
     second = test_provider.authorize(start(rp, "next=/").location)
     assert rp.get("/auth/callback", params=second, status=303).location == PUBLIC_URL + "/"
     assert rp.get("/auth/callback", params=first, status=303).location == PUBLIC_URL + "/account"
+
+
+def _set_cookies(response: requests.Response) -> dict[str, str]:
+    """What a browser keeps from one answer: name -> value (an empty value deletes)."""
+    kept: dict[str, str] = {}
+    for cookie in response.raw.headers.getlist("Set-Cookie"):
+        name, _, rest = cookie.partition("=")
+        kept[name] = rest.split(";", 1)[0]
+    return kept
+
+
+def test_two_tabs_racing_both_complete(live_rp: LiveServer, test_provider: TestProvider) -> None:
+    """Issue 16.6: both tabs start with the same cookies (neither saw the other's answer)."""
+    jar: dict[str, str] = {}
+
+    def begin(next_path: str) -> requests.Response:
+        return requests.get(
+            live_rp.url + "/auth/login?next=" + next_path,
+            cookies=dict(jar),
+            allow_redirects=False,
+            timeout=5,
+        )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        tab_a, tab_b = pool.map(begin, ["/account", "/"])
+    for answer in (tab_b, tab_a):  # whichever Set-Cookie lands last, nothing is overwritten
+        jar.update(_set_cookies(answer))
+    assert len([name for name in jar if name.startswith("loginsite_signin_")]) == 2
+    done = {}
+    for name, tab in (("a", tab_a), ("b", tab_b)):
+        params = test_provider.authorize(tab.headers["Location"])
+        done[name] = requests.get(
+            live_rp.url + "/auth/callback?" + urlencode(params),
+            cookies={k: v for k, v in jar.items() if v},
+            allow_redirects=False,
+            timeout=5,
+        )
+        jar.update(_set_cookies(done[name]))
+    assert done["a"].headers["Location"] == PUBLIC_URL + "/account"
+    assert done["b"].headers["Location"] == PUBLIC_URL + "/"
+    assert not any(v for k, v in jar.items() if k.startswith("loginsite_signin_"))  # all cleared
+
+
+def test_five_sign_ins_with_long_next_paths_all_complete(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    """All five promised transactions fit, each in its own small cookie, with 500-byte next."""
+    paths = [f"/account?{i}=" + "x" * 500 for i in range(5)]
+    started = [test_provider.authorize(start(rp, "next=" + path).location) for path in paths]
+    sizes = [len(k) + len(v) for k, v in rp.cookies.items() if k.startswith(TXN_COOKIE)]
+    assert len(sizes) == 5
+    assert max(sizes) < 1500  # well under a browser's 4096 bytes per cookie
+    for path, params in reversed(list(zip(paths, started, strict=True))):
+        assert rp.get("/auth/callback", params=params, status=303).location == PUBLIC_URL + path
+    assert not [k for k in rp.cookies if k.startswith(TXN_COOKIE)]
+
+
+def test_a_sixth_pending_sign_in_drops_the_oldest(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    started = [test_provider.authorize(start(rp).location)]
+    time.sleep(1.1)  # transactions are timed in whole seconds: make the first one the oldest
+    started += [test_provider.authorize(start(rp).location) for _ in range(5)]
+    assert len([k for k in rp.cookies if k.startswith(TXN_COOKIE)]) == 5
+    rp.get("/auth/callback", params=started[0], status=400)  # the oldest is gone
+    for params in started[1:]:
+        rp.get("/auth/callback", params=params, status=303)
+
+
+def _forge_transaction(rp: webtest.TestApp, **claims: Any) -> dict[str, str]:
+    """Start a sign-in, then re-sign its transaction with the app's own keys and ``claims``."""
+    from loginsite.auth.views import FLOW_KEY
+
+    flow = rp.app.registry[FLOW_KEY]
+    params_url = start(rp).location
+    state = parse_qs(urlsplit(params_url).query)["state"][0]
+    name = flow.transactions.name_for(state)
+    (txn,) = flow.jar.pending(rp.cookies[name])
+    payload = {
+        "iss": "loginsite",
+        "aud": "loginsite:login-transaction",
+        "iat": txn.created_at,
+        "exp": txn.created_at + 600,
+        "txns": [{**txn.to_claim(), **claims}],
+    }
+    kid, secret = flow.jar._keys[0]
+    forged = jwt.encode(
+        payload, secret, algorithm="HS256", headers={"kid": kid, "typ": flow.jar.TYP}
+    )
+    rp.set_cookie(name, forged)
+    return {"url": params_url}
+
+
+@pytest.mark.parametrize(
+    "next_path", ["@evil.example", "/a\r\nSet-Cookie: x=1", "/\u00e9", "/\ud800"]
+)
+def test_a_self_signed_next_is_sanitized_at_the_callback(
+    rp: webtest.TestApp, test_provider: TestProvider, next_path: str
+) -> None:
+    """Issue 16.9a: one leaked key must not become an open redirect or a 500."""
+    forged = _forge_transaction(rp, p=next_path)
+    params = test_provider.authorize(forged["url"])
+    response = rp.get("/auth/callback", params=params, status=303)
+    assert response.location == PUBLIC_URL + "/account"
+
+
+@pytest.mark.parametrize("field", ["s", "n", "v", "l"])
+def test_a_lone_surrogate_in_a_self_signed_transaction_is_a_400(
+    rp: webtest.TestApp, test_provider: TestProvider, field: str
+) -> None:
+    """Issue 16.9b: a malformed value in a self-signed transaction never causes a 500."""
+    forged = _forge_transaction(rp, **{field: "\ud800" * 43})
+    params = test_provider.authorize(forged["url"])
+    response = rp.get("/auth/callback", params=params, status=400)
+    assert "This sign-in has expired" in response.text
+    assert "token" not in test_provider.endpoints_called()
 
 
 def test_a_session_cookie_from_before_sign_in_is_not_reused(

@@ -405,3 +405,77 @@ def test_open_redirect_attempts_fall_back_to_the_default(value: str | None) -> N
 
 def test_the_default_is_configurable() -> None:
     assert sanitize_next("//evil.example", default="/") == "/"
+
+
+# -- what the app signed itself, read back strictly (issue 16.9) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("s", "\ud800" * 43),
+        ("s", "short"),
+        ("n", "n" * 42 + "\ud800"),
+        ("v", "v" * 42 + " "),
+        ("a", ["urn:acr.login.gov:auth-only\ud800"]),
+        ("a", ["x"] * 9),
+        ("l", "xx"),
+        ("l", "\udcff"),
+        ("t", -1),
+        ("p", 5),
+    ],
+)
+def test_malformed_fields_in_a_self_signed_cookie_read_as_no_transaction(
+    jar: TransactionJar, clock: FakeClock, field: str, value: object
+) -> None:
+    txn = new_txn(clock)
+    payload = genuine_payload(clock, txn)
+    payload["txns"] = [{**txn.to_claim(), field: value}]
+    cookie = forge(payload, GENUINE_HEADER, KEY_1[1])
+
+    found, _, reason = jar.take(cookie, txn.state)
+
+    assert found is None
+    assert reason in ("unknown state", "expired")  # a reason for the log, never an exception
+    assert jar.pending(cookie) == []
+
+
+@pytest.mark.parametrize("state", ["\ud800" * 43, "s" * 43 + "\udfff", "%00"])
+def test_a_lone_surrogate_in_either_state_is_no_match_not_an_error(
+    jar: TransactionJar, clock: FakeClock, state: str
+) -> None:
+    txn = new_txn(clock)
+    payload = genuine_payload(clock, txn)
+    payload["txns"] = [{**txn.to_claim(), "s": state}]  # also read by the "expired?" check
+    cookie = forge(payload, GENUINE_HEADER, KEY_1[1])
+
+    assert jar.take(cookie, state)[0] is None
+    assert jar.take(jar.add(None, txn), state)[0] is None
+
+
+@pytest.mark.parametrize(
+    "next_path", ["@evil.example", "//evil.example/", "/a\r\nLocation: x", "/é", "https://x/"]
+)
+def test_next_is_sanitized_again_when_the_transaction_is_read(
+    jar: TransactionJar, clock: FakeClock, next_path: str
+) -> None:
+    txn = new_txn(clock)
+    payload = genuine_payload(clock, txn)
+    payload["txns"] = [{**txn.to_claim(), "p": next_path}]
+    cookie = forge(payload, GENUINE_HEADER, KEY_1[1])
+
+    found, _, _ = jar.take(cookie, txn.state)
+
+    assert found is not None
+    assert found.next_path == "/account"
+
+
+def test_pending_lists_the_live_transactions(jar: TransactionJar, clock: FakeClock) -> None:
+    txn = new_txn(clock)
+    cookie = jar.add(None, txn)
+
+    assert jar.pending(cookie) == [txn]
+    assert jar.pending(None) == []
+    assert jar.pending("garbage") == []
+    clock.advance(601)
+    assert jar.pending(cookie) == []

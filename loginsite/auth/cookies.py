@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from loginsite.oidc import LoginTransaction, TransactionJar
 from loginsite.session.cookie import cookie_value
 from loginsite.session.token import CLOCK_SKEW
 from loginsite.settings import SessionSettings, cookie_name_on_wire
@@ -135,3 +136,89 @@ class SignOutReceipt:
     def _mac(key: bytes, body: str) -> str:
         digest = hmac.new(key, body.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+MAX_PENDING_SIGN_INS = 5
+_MAX_SCANNED = 32  # transaction cookies looked at in one Cookie header, at most
+
+
+def cookies_starting_with(environ: dict[str, Any], prefix: str) -> dict[str, str]:
+    """The cookies whose name starts with ``prefix``, straight from the header (no WebOb
+    parse of the other cookies; nothing in the header can make it raise)."""
+    found: dict[str, str] = {}
+    for pair in (environ.get("HTTP_COOKIE") or "").split(";"):
+        name, sep, value = pair.strip(" \t").partition("=")
+        if sep and name.startswith(prefix) and name not in found:
+            value = value.strip(" \t")
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            found[name] = value
+            if len(found) >= _MAX_SCANNED:
+                break
+    return found
+
+
+class TransactionCookies:
+    """One small cookie per pending sign-in, named after its ``state``, so sign-ins started in
+    several tabs at once never overwrite each other (the last ``Set-Cookie`` of one shared
+    cookie used to win). At most ``max_pending`` at once: starting one more deletes the oldest.
+    Each is a signed one-transaction :class:`TransactionJar` value, bound to this browser
+    (HttpOnly, SameSite=Lax, ``__Host-`` when secure), deleted by its callback whatever the
+    outcome, and dead after ``TRANSACTION_TTL`` anyway."""
+
+    def __init__(
+        self,
+        jar: TransactionJar,
+        *,
+        secure: bool,
+        max_age: int = TRANSACTION_TTL,
+        max_pending: int = MAX_PENDING_SIGN_INS,
+    ) -> None:
+        self.jar = jar
+        self.max_pending = max_pending
+        self.prefix = cookie_name_on_wire("loginsite_signin_", secure=secure)
+        self.secure = secure
+        self.max_age = max_age
+
+    def name_for(self, state: str) -> str:
+        """The cookie name for ``state``: 72 bits of its hash (never the state itself)."""
+        digest = hashlib.sha256(state.encode("utf-8", "surrogatepass")).digest()
+        return self.prefix + base64.urlsafe_b64encode(digest[:9]).decode("ascii")
+
+    def add(self, request: Any, response: Any, transaction: LoginTransaction) -> None:
+        """Set this transaction's cookie; delete dead ones and, past the bound, the oldest."""
+        live: list[tuple[int, str]] = []
+        for name, value in cookies_starting_with(request.environ, self.prefix).items():
+            pending = self.jar.pending(value)
+            if pending:
+                live.append((max(t.created_at for t in pending), name))
+            else:
+                self._set(response, name, None)
+        live.sort()
+        for _, name in live[: max(0, len(live) - (self.max_pending - 1))]:
+            self._set(response, name, None)
+        self._set(response, self.name_for(transaction.state), self.jar.add(None, transaction))
+
+    def take(self, request: Any, state: object) -> tuple[LoginTransaction | None, str, str | None]:
+        """(the transaction for ``state`` or None, the reason for the log, the cookie to clear)."""
+        if not isinstance(state, str) or not state:
+            return None, "no state in callback", None
+        name = self.name_for(state)
+        transaction, _, reason = self.jar.take(cookie_value(request.environ, name), state)
+        return transaction, reason, name
+
+    def clear(self, response: Any, name: str | None) -> None:
+        if name is not None:
+            self._set(response, name, None)
+
+    def _set(self, response: Any, name: str, value: str | None) -> None:
+        """Set (or, for None, delete) one transaction cookie with the flow cookies' attributes."""
+        response.set_cookie(
+            name,
+            value or "",
+            max_age=self.max_age if value else 0,
+            path="/",
+            secure=self.secure,
+            httponly=True,
+            samesite="Lax",
+        )

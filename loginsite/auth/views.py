@@ -21,6 +21,7 @@ from loginsite.auth.cookies import (
     FlowCookie,
     SignOutOutcome,
     SignOutReceipt,
+    TransactionCookies,
     signout_keys,
     transaction_keys,
 )
@@ -60,9 +61,7 @@ class SignInFlow:
         self.client = OIDCClient(settings.idp)
         self.jar = TransactionJar(transaction_keys(settings.session), ttl=TRANSACTION_TTL)
         secure = settings.session.secure
-        self.transaction_cookie = FlowCookie(
-            "loginsite_signin", secure=secure, max_age=TRANSACTION_TTL
-        )
+        self.transactions = TransactionCookies(self.jar, secure=secure)
         self.logout_cookie = FlowCookie(
             "loginsite_signout", secure=secure, max_age=LOGOUT_STATE_TTL
         )
@@ -127,9 +126,7 @@ def login(context: Auth, request: Any) -> Any:
     except OIDCError as exc:
         return _oidc_error_page(request, exc, "auth.login_failed")
     response = HTTPSeeOther(location=url)
-    flow.transaction_cookie.set(
-        response, flow.jar.add(flow.transaction_cookie.read(request), transaction)
-    )
+    flow.transactions.add(request, response, transaction)
     return response
 
 
@@ -141,9 +138,7 @@ def _repeated_parameters(request: Any) -> list[str]:
 
 def _refuse_repeated(request: Any, flow: SignInFlow, repeated: list[str]) -> Any:
     """Refuse before anything else, and burn every transaction the callback names."""
-    remaining = request.cookies.get(flow.transaction_cookie.name)
-    for state in request.GET.getall("state"):
-        _, remaining, _ = flow.jar.take(remaining, state)
+    taken = [flow.transactions.take(request, state)[2] for state in request.GET.getall("state")]
     log.warning(
         "auth.callback_refused reason=repeated_parameter names=%s request_id=%s",
         ",".join(_LOG_UNSAFE.sub("?", name[:32]) for name in repeated[:8]),
@@ -157,7 +152,8 @@ def _refuse_repeated(request: Any, flow: SignInFlow, repeated: list[str]) -> Any
         "only once, so we did not use it. Please start signing in again.",
         action=("Sign in again", sign_in_path(request)),
     )
-    flow.transaction_cookie.set(response, remaining)
+    for name in taken:
+        flow.transactions.clear(response, name)
     return response
 
 
@@ -167,9 +163,7 @@ def callback(context: Auth, request: Any) -> Any:
     if repeated:
         return _refuse_repeated(request, flow, repeated)
     params = {k: v for k, v in request.GET.items() if isinstance(v, str)}
-    transaction, remaining, reason = flow.jar.take(
-        flow.transaction_cookie.read(request), params.get("state")
-    )
+    transaction, reason, taken = flow.transactions.take(request, params.get("state"))
     if "error" in params:
         # Whatever the state, the provider said no: nothing more to try for this transaction.
         response = _oidc_error_page(
@@ -208,7 +202,7 @@ def callback(context: Auth, request: Any) -> Any:
             response = HTTPSeeOther(
                 location=request.absolute_url(transaction.next_path), headers=headers
             )
-    flow.transaction_cookie.set(response, remaining)
+    flow.transactions.clear(response, taken)  # single use: cleared on success and failure
     return response
 
 

@@ -23,12 +23,19 @@ import jwt
 
 from loginsite.strict_jwt import RefusedToken, decode_strict
 
+from .config import LOCALES
+
 __all__ = ["LoginTransaction", "TransactionJar", "sanitize_next"]
 
 MAX_NEXT_LENGTH = 512
 # Characters allowed raw in a return-to path: RFC 3986 unreserved, sub-delims, ':@/?%#'.
 _NEXT_CHARS = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@/?%#]*$")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# state, nonce and PKCE verifier as read back: RFC 7636's verifier alphabet and lengths (ours
+# are 43 characters of base64url), so nothing else (a lone surrogate, say) gets any further.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~]{22,128}")
+_ACR_VALUE = re.compile(r"[!-~]{1,256}")
+_MAX_ACR_VALUES = 8
 # What the log says for each rule the strict decoder names; anything else is "tampered".
 _JAR_REASONS = {"size": "oversized", "kid": "unknown key"}
 
@@ -65,6 +72,11 @@ def _is_local_path(text: str) -> bool:
         return False
     parts = urlsplit(text)
     return not parts.scheme and not parts.netloc
+
+
+def _octets(text: str) -> bytes:
+    """UTF-8 for a comparison, whatever the text holds (a lone surrogate included)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _random_token() -> str:
@@ -125,21 +137,32 @@ class LoginTransaction:
 
     @classmethod
     def from_claim(cls, claim: Any) -> LoginTransaction | None:
-        """Rebuild from the cookie; None if any field has the wrong shape."""
+        """Rebuild from the cookie; None if any field has the wrong shape.
+
+        The cookie is signed by the app itself, but one leaked key must not also become an open
+        redirect or a 500: every field is held to the shape :meth:`new` produces (random
+        tokens of unreserved ASCII, printable acr values, a known locale), and ``next_path``
+        goes through :func:`sanitize_next` again.
+        """
         if not isinstance(claim, dict):
             return None
-        strings = [claim.get(k) for k in ("s", "n", "v", "p")]
-        acr, created, locale = claim.get("a"), claim.get("t"), claim.get("l")
-        if not all(isinstance(v, str) and v for v in strings):
+        tokens = [claim.get(k) for k in ("s", "n", "v")]
+        next_path, acr = claim.get("p"), claim.get("a")
+        created, locale = claim.get("t"), claim.get("l")
+        if not all(isinstance(v, str) and _TOKEN.fullmatch(v) for v in tokens):
             return None
-        if not isinstance(acr, list) or not all(isinstance(v, str) for v in acr):
+        if not isinstance(next_path, str) or not next_path:
             return None
-        if not isinstance(created, int) or isinstance(created, bool):
+        if not isinstance(acr, list) or len(acr) > _MAX_ACR_VALUES:
             return None
-        if locale is not None and not isinstance(locale, str):
+        if not all(isinstance(v, str) and _ACR_VALUE.fullmatch(v) for v in acr):
             return None
-        state, nonce, verifier, next_path = strings
-        return cls(state, nonce, verifier, next_path, tuple(acr), created, locale)
+        if not isinstance(created, int) or isinstance(created, bool) or created < 0:
+            return None
+        if locale is not None and locale not in LOCALES:
+            return None
+        state, nonce, verifier = tokens
+        return cls(state, nonce, verifier, sanitize_next(next_path), tuple(acr), created, locale)
 
 
 class TransactionJar:
@@ -189,6 +212,10 @@ class TransactionJar:
             value = self._write(pending, now)
         return value
 
+    def pending(self, cookie_value: str | None) -> list[LoginTransaction]:
+        """The live, well-formed transactions a cookie value holds (none if it is bad)."""
+        return self._read(cookie_value, int(self._clock()))[0]
+
     def take(
         self, cookie_value: str | None, state: str | None
     ) -> tuple[LoginTransaction | None, str | None, str]:
@@ -203,11 +230,11 @@ class TransactionJar:
         expired = False
         if problem is None and isinstance(state, str) and state:
             for txn in pending:
-                if secrets.compare_digest(txn.state.encode(), state.encode()):
+                if secrets.compare_digest(txn.state.encode(), _octets(state)):
                     found = txn
             if found is None:
                 expired = any(
-                    secrets.compare_digest(s.encode(), state.encode())
+                    secrets.compare_digest(_octets(s), _octets(state))
                     for s in self._expired_states(cookie_value)
                 )
         rest = [t for t in pending if t is not found]
