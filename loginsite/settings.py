@@ -150,17 +150,18 @@ class DevIdpSettings:
 SECURITY_EVENTS_PATH = "/api/security-events"
 
 
+def _default_security_event_actions() -> dict[str, str]:
+    from loginsite.oidc.security_event import DEFAULT_ACTIONS
+
+    return dict(DEFAULT_ACTIONS)
+
+
 @dataclass(frozen=True)
 class SecurityEventSettings:
     """What each Security Event Token type does: ``end-sessions`` or ``record``."""
 
-    actions: Mapping[str, str] = field(default_factory=dict)  # event type URI -> action
-
-    def __post_init__(self) -> None:
-        if not self.actions:
-            from loginsite.oidc.security_event import DEFAULT_ACTIONS
-
-            object.__setattr__(self, "actions", dict(DEFAULT_ACTIONS))
+    #: event type URI -> action; types not listed are recorded
+    actions: Mapping[str, str] = field(default_factory=_default_security_event_actions)
 
     def action_for(self, event_type: str) -> str:
         """Unknown event types are recorded (RFC 8935: accepted, not acted on)."""

@@ -541,7 +541,7 @@ def test_an_action_that_cannot_be_recorded_is_a_503_and_tells_the_operator(
 ) -> None:
     verifier = app.wsgi.registry[RECEIVER_KEY]._verifier
     receiver = SecurityEventReceiver(
-        verifier, UnavailableStore(), SecurityEventSettings(), max_age=3600
+        verifier, UnavailableStore(), SecurityEventSettings(), max_age=3600, leeway=30
     )
     receipt = receiver.receive(make_set(test_provider, app))
     assert receipt.status == 503

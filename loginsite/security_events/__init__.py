@@ -38,6 +38,7 @@ def includeme(config: Any) -> None:
         store,
         settings.security_events,
         max_age=settings.session.max_age,
+        leeway=settings.idp.leeway,
         acts=not isinstance(store, NoRevocationStore),
     )
     config.add_route("security_events", SECURITY_EVENTS_PATH)

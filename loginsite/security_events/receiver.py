@@ -59,12 +59,14 @@ class SecurityEventReceiver:
         settings: SecurityEventSettings,
         *,
         max_age: int,
+        leeway: int,
         acts: bool = True,
     ) -> None:
         self._verifier = verifier
         self._store = store
         self._settings = settings
         self._max_age = max_age
+        self._leeway = leeway
         # False with the "none" revocation store: it cannot end sessions, so say so.
         self._acts = acts
 
@@ -79,7 +81,8 @@ class SecurityEventReceiver:
             )
             self._audit(None, "none", f"unverifiable:{type(exc).__name__}", request_id)
             return Receipt(503, description="the provider's signing keys could not be fetched")
-        if not self._store.claim_once(_replay_key(event.jti), event.expires_at + 300):
+        # Remembered for as long as the SET could still verify.
+        if not self._store.claim_once(_replay_key(event.jti), event.expires_at + self._leeway):
             log.warning(
                 "security_event.refused err=invalid_request reason=jti already received "
                 "request_id=%s",
