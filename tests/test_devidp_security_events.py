@@ -161,7 +161,13 @@ def test_the_simulate_page_pushes_to_the_app_and_says_what_happened(cluster: Clu
     page = browser.get(page_url, timeout=10)
     assert page.status_code == 200
     assert "Simulate an account event" in page.text
-    assert "password-reset" in page.text
+    assert 'password-reset <span class="muted">(in this app: ends the user&#39;s sessions)' in (
+        page.text
+    )
+    assert 'reproof-completed <span class="muted">(in this app: recorded only)' in page.text
+    assert 'identifier-recycled <span class="muted">(in this app: about an email address' in (
+        page.text
+    )
     form = {name: html.unescape(value) for name, value in _HIDDEN.findall(page.text)}
     answer = browser.post(
         page_url, data={**form, "user": ALICE, "event": "password-reset"}, timeout=20

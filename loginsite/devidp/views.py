@@ -8,8 +8,8 @@ from pyramid.httpexceptions import HTTPFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 
-from loginsite.oidc.security_event import DEFAULT_ACTIONS, EVENT_TYPES
-from loginsite.settings import ACR_VERIFIED
+from loginsite.oidc.security_event import END_SESSIONS, EVENT_TYPES
+from loginsite.settings import ACR_VERIFIED, get_app_settings
 
 from . import SENDER_KEY, get_provider
 from .provider import (
@@ -20,6 +20,7 @@ from .provider import (
     TokenError,
     UserinfoError,
 )
+from .security_events import EMAIL_SUBJECT_EVENTS
 
 TEMPLATES = "loginsite.devidp:templates/"
 LEVEL_LABELS = {
@@ -125,11 +126,19 @@ def userinfo(request: Any) -> Response:
         )
 
 
+def _effect(event: str, action: str) -> str:
+    """What the app is configured to do with ``event``, in words."""
+    if event in EMAIL_SUBJECT_EVENTS:
+        return "about an email address, not a user: no session can be ended"
+    return "ends the user's sessions" if action == END_SESSIONS else "recorded only"
+
+
 def security_events(request: Any) -> Any:
     """Simulate an account event: sign a SET for a test user and push it to the app."""
     provider = _provider(request)
     sender = request.registry[SENDER_KEY]
-    events = [(name, DEFAULT_ACTIONS.get(uri, "record")) for name, uri in EVENT_TYPES.items()]
+    actions = get_app_settings(request.registry).security_events
+    events = [(name, _effect(name, actions.action_for(uri))) for name, uri in EVENT_TYPES.items()]
     values: dict[str, Any] = {
         "title": "Simulate an account event",
         "events": events,
