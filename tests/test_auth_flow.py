@@ -797,3 +797,19 @@ def test_a_black_holed_provider_does_not_starve_signed_in_users(
     assert time.monotonic() - started < 0.5
     assert "Login.gov is not available right now" in again.text
     assert len(black_hole.connections) == 1
+
+
+def test_an_identity_too_large_for_a_cookie_is_refused_at_the_callback(
+    rp: webtest.TestApp, test_provider: TestProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No cookie the next request would refuse (a sign-in loop), and never a 500."""
+    test_provider.email = "a" * 3700 + "@example.test"
+    with caplog.at_level(logging.INFO, logger="loginsite"):
+        response = sign_in(rp, test_provider, status=502)
+    assert "Your account details are too long for this site" in response.text
+    assert session_cookies(response) == []
+    (txn,) = [c for c in response.headers.getall("Set-Cookie") if c.startswith(TXN_COOKIE)]
+    assert "Max-Age=0" in txn
+    assert "auth.callback_failed reason=identity too large" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert_no_session(rp, response)

@@ -7,8 +7,8 @@ import secrets
 import pytest
 from pyramid.request import Request
 
-from loginsite.session.cookie import CookieTooLarge, SessionCookieHelper, cookie_value
-from loginsite.session.token import InvalidSession, SessionCodec
+from loginsite.session.cookie import SessionCookieHelper, cookie_value
+from loginsite.session.token import InvalidSession, SessionCodec, SessionTooLarge
 from loginsite.settings import SessionKey
 from tests.plugins.clock import FakeClock
 
@@ -120,5 +120,12 @@ def test_forget_expires_the_cookie(helper: SessionCookieHelper) -> None:
 
 
 def test_refuses_to_write_a_cookie_browsers_would_drop(helper: SessionCookieHelper) -> None:
-    with pytest.raises(CookieTooLarge, match="4096"):
+    with pytest.raises(SessionTooLarge, match="4096"):
         helper.remember(request_with(None), "user-1", email="a" * 4000, acr="a")
+
+
+def test_a_cookie_name_that_leaves_no_room_for_the_token_is_refused(
+    helper: SessionCookieHelper,
+) -> None:
+    with pytest.raises(ValueError, match="name is too long"):
+        SessionCookieHelper(helper.codec, "n" * 400, secure=False)

@@ -14,8 +14,7 @@ from pyramid.security import forget, remember
 from pyramid.tweens import INGRESS
 from zope.interface.verify import verifyClass
 
-from loginsite.session import SessionSecurityPolicy
-from loginsite.session.cookie import CookieTooLarge
+from loginsite.session import SessionSecurityPolicy, SessionTooLarge
 from loginsite.settings import SessionKey, SessionSettings
 from tests.plugins.clock import FakeClock
 from tests.plugins.session_keys import SECRET_1
@@ -268,8 +267,41 @@ def test_unavailable_revocation_list_is_anonymous_but_keeps_the_cookie(
 def test_refuses_to_emit_a_cookie_over_4096_bytes(policy: SessionSecurityPolicy) -> None:
     from pyramid.testing import DummyRequest
 
-    with pytest.raises(CookieTooLarge, match="4096"):
+    with pytest.raises(SessionTooLarge, match="4096"):
         policy.remember(DummyRequest(), "user-1", email="a" * 4000 + "@example.gov")
+
+
+def test_a_renewal_too_large_for_a_cookie_ends_the_session_without_an_error(
+    app: webtest.TestApp,
+    session_settings: SessionSettings,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A token the app did not mint (raw UTF-8 claims, signed with its key) that would grow past
+    the cookie limit when re-encoded: anonymous and cleared, never a raise in request.identity."""
+    import json
+
+    import jwt
+
+    now = int(clock())
+    claims = {
+        "iss": "ls", "aud": "ls", "sub": "user-1", "iat": now, "exp": now + 900,
+        "jti": "j" * 22, "sit": now, "dl": now + 43200, "acr": "a", "email": "\u00e9" * 1200,
+    }  # fmt: skip
+    key = session_settings.keys[0]
+    payload = json.dumps(claims, ensure_ascii=False).encode()
+    value = jwt.api_jws.encode(
+        payload, key.secret, algorithm="HS256", headers={"typ": "ls+jwt", "kid": key.kid}
+    )
+    app.set_cookie("sess", value)
+    assert app.get("/whoami").text == "user-1 urn:acr.login.gov:auth-only"
+    clock.now += 300  # a renewal is due
+    with caplog.at_level(logging.INFO, logger="loginsite"):
+        response = app.get("/whoami")
+    assert response.text == "anonymous"
+    (cookie,) = set_cookies(response)
+    assert cookie.startswith("sess=;")
+    assert "renewal too large" in caplog.text
 
 
 def included_app() -> webtest.TestApp:

@@ -13,9 +13,11 @@ from loginsite.credentials import new_session_key_entry
 from loginsite.session.token import (
     AUDIENCE,
     ISSUER,
+    MAX_TOKEN_BYTES,
     TOKEN_TYPE,
     InvalidSession,
     SessionCodec,
+    SessionTooLarge,
 )
 from loginsite.settings import SessionKey, SessionSettings
 from tests.plugins.clock import FakeClock
@@ -371,3 +373,53 @@ def test_signed_token_refuses_what_this_app_did_not_sign(
 ) -> None:
     with pytest.raises(InvalidSession):
         codec.signed_token(make(codec, ring))
+
+
+def test_one_size_limit_for_minting_and_verifying(codec: SessionCodec) -> None:
+    """Whatever mint() issues, verify() accepts; whatever would be refused is never issued."""
+
+    def minted(length: int) -> str | None:
+        try:
+            return codec.mint("user-1", email="a" * length, acr="urn:acr.login.gov:verified")[0]
+        except SessionTooLarge:
+            return None
+
+    values = {length: minted(length) for length in range(2500, 2900)}
+    fitting = [length for length, value in values.items() if value is not None]
+    assert fitting == list(range(2500, fitting[-1] + 1))  # the range straddles the limit
+    assert fitting[-1] < 2899
+    for length in fitting:
+        assert len(values[length]) <= MAX_TOKEN_BYTES
+        assert codec.verify(values[length]).email == "a" * length
+    with pytest.raises(SessionTooLarge, match=str(MAX_TOKEN_BYTES)) as raised:
+        codec.mint("user-1", email="a" * (fitting[-1] + 1), acr="urn:acr.login.gov:verified")
+    assert raised.value.size > MAX_TOKEN_BYTES
+
+
+def raw_utf8_token(codec: SessionCodec, secret: bytes, **changes: object) -> str:
+    """Signed with the app's key, but with UTF-8 claims where PyJWT would write escapes."""
+    payload = json.dumps(claims_for(codec, **changes), ensure_ascii=False).encode()
+    return jwt.api_jws.encode(
+        payload, secret, algorithm="HS256", headers={"typ": TOKEN_TYPE, "kid": "new"}
+    )
+
+
+def test_a_renewal_that_would_grow_past_the_limit_raises_rather_than_issues(
+    codec: SessionCodec, ring: list[SessionKey], clock: FakeClock
+) -> None:
+    value = raw_utf8_token(codec, ring[0].secret, email="\u00e9" * 1200)
+    assert len(value) <= MAX_TOKEN_BYTES  # 2 bytes a character as signed, 6 as re-encoded
+    token = codec.verify(value)
+    clock.advance(300)
+    assert codec.needs_renewal(token)
+    with pytest.raises(SessionTooLarge):
+        codec.renew(token)
+
+
+@pytest.mark.parametrize("claim", ["email", "sub", "acr"])
+def test_claims_that_are_not_valid_unicode_are_refused(
+    codec: SessionCodec, ring: list[SessionKey], claim: str
+) -> None:
+    value = sign(claims_for(codec, **{claim: "=x\ud800"}), ring[0].secret)
+    with pytest.raises(InvalidSession, match="not valid Unicode"):
+        codec.verify(value)

@@ -41,7 +41,7 @@ from loginsite.revocation import (
     revoke_session,
     revoke_user,
 )
-from loginsite.session import SessionToken
+from loginsite.session import SessionToken, SessionTooLarge
 from loginsite.settings import ACR_VERIFIED, LOCALES, SERVICE_LEVELS, get_app_settings
 from loginsite.web.errors import error_page
 
@@ -157,6 +157,25 @@ def _refuse_repeated(request: Any, flow: SignInFlow, repeated: list[str]) -> Any
     return response
 
 
+def _identity_too_large(request: Any, exc: SessionTooLarge) -> Any:
+    """The provider's identity cannot fit in a session cookie: refuse here, rather than set a
+    cookie the browser would drop or the next request would refuse (a sign-in loop)."""
+    log.warning(
+        "auth.callback_failed reason=identity too large for a session (%d bytes) request_id=%s",
+        exc.size,
+        _request_id(request),
+    )
+    return error_page(
+        request,
+        502,
+        "Your account details are too long for this site",
+        "Login.gov signed you in, but the account details it sent (such as your email "
+        "address) are too long for this site to keep you signed in, so you are not signed in. "
+        "Please contact us.",
+        action=("Go to the home page", request.resource_path(request.site_root)),
+    )
+
+
 def callback(context: Auth, request: Any) -> Any:
     flow = _flow(request)
     repeated = _repeated_parameters(request)
@@ -188,7 +207,12 @@ def callback(context: Auth, request: Any) -> Any:
             # The new session replaces the one the cookie names (a step-up, a second sign-in),
             # even one that is idle-expired or cannot be checked against the list right now.
             previous = _signed_session(request)
-            headers = remember(request, signin.sub, email=signin.email, acr=signin.acr)
+            try:
+                headers = remember(request, signin.sub, email=signin.email, acr=signin.acr)
+            except SessionTooLarge as exc:
+                response = _identity_too_large(request, exc)
+                flow.transactions.clear(response, taken)  # single use, as below
+                return response
             if previous is not None:
                 _revoke_replaced(flow, request, previous)
             session = request.identity  # the session remember() just started

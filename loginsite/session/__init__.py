@@ -11,7 +11,7 @@ from typing import Any
 from pyramid.tweens import INGRESS
 
 from loginsite.session.policy import SessionSecurityPolicy, acr_principal, user_principal
-from loginsite.session.token import InvalidSession, SessionCodec, SessionToken
+from loginsite.session.token import InvalidSession, SessionCodec, SessionToken, SessionTooLarge
 from loginsite.settings import SETTINGS_KEY, RawSettings, session_settings
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "SessionCodec",
     "SessionSecurityPolicy",
     "SessionToken",
+    "SessionTooLarge",
     "acr_principal",
     "includeme",
     "user_principal",

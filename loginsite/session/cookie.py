@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from loginsite.session.token import SessionCodec, SessionToken
+from loginsite.session.token import MAX_TOKEN_BYTES, SessionCodec, SessionToken
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 
 MAX_COOKIE_BYTES = 4096
 Header = tuple[str, str]
-
-
-class CookieTooLarge(ValueError):
-    """Browsers silently drop cookies over 4096 bytes; refuse to send one."""
 
 
 def cookie_value(environ: dict[str, Any], name: str) -> str | None:
@@ -63,6 +59,9 @@ class SessionCookieHelper:
     ``Secure`` and ``__Host-`` when the settings say secure, Max-Age until the deadline."""
 
     def __init__(self, codec: SessionCodec, cookie_name: str, *, secure: bool) -> None:
+        if len(cookie_name) + 1 + MAX_TOKEN_BYTES > MAX_COOKIE_BYTES:
+            # The codec's size limit is the cookie's only if the name leaves room for it.
+            raise ValueError(f"the session cookie name is too long: {cookie_name[:80]!r}")
         self.codec = codec
         self.cookie_name = cookie_name
         self._attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
@@ -102,7 +101,10 @@ class SessionCookieHelper:
     def remember(
         self, request: Request, userid: str, *, email: str | None, acr: str
     ) -> tuple[list[Header], SessionToken]:
-        """A brand-new session's cookie, and the token it holds."""
+        """A brand-new session's cookie, and the token it holds.
+
+        Raises :class:`~loginsite.session.token.SessionTooLarge` if it would not fit.
+        """
         value, token = self.codec.mint(userid, email=email, acr=acr)
         return [self.set_cookie_header(value, token)], token
 
@@ -122,11 +124,6 @@ class SessionCookieHelper:
         # everywhere" knows whose) instead of arriving without a cookie. The token inside is
         # refused, and the cookie cleared, on any other request.
         max_age = max(0, token.deadline - int(self.codec.clock()))
-        if len(self.cookie_name) + 1 + len(value) > MAX_COOKIE_BYTES:
-            raise CookieTooLarge(
-                f"the session cookie would be {len(value)} bytes; browsers drop cookies over "
-                f"{MAX_COOKIE_BYTES} bytes (name + value): keep the session claims small"
-            )
         return ("Set-Cookie", f"{self.cookie_name}={value}; Max-Age={max_age}{self._attributes}")
 
     def delete_cookie_header(self) -> Header:

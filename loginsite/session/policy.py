@@ -22,7 +22,7 @@ from zope.interface import implementer
 from loginsite.session.cookie import SessionCookieHelper
 from loginsite.session.request_cache import EnvironRequestCache
 from loginsite.session.response_plan import NO_HEADERS, Headers, owe
-from loginsite.session.token import InvalidSession, SessionCodec, SessionToken
+from loginsite.session.token import InvalidSession, SessionCodec, SessionToken, SessionTooLarge
 from loginsite.settings import ACR_AUTH_ONLY, SessionSettings
 
 if TYPE_CHECKING:
@@ -102,7 +102,10 @@ class SessionSecurityPolicy:
                 return None
             if revoked:
                 return self._refuse(request, "session revoked", sub=token.sub)
-        reissued = self.helper.reissue(token)
+        try:
+            reissued = self.helper.reissue(token)
+        except SessionTooLarge as exc:  # only a token the app did not mint itself
+            return self._refuse(request, f"renewal too large ({exc.size} bytes)", sub=token.sub)
         if reissued is not None:
             header, token = reissued
             self._owe(request, (header,))
@@ -126,7 +129,11 @@ class SessionSecurityPolicy:
         acr: str = ACR_AUTH_ONLY,
         **kw: Any,
     ) -> list[tuple[str, str]]:
-        """Start a brand-new session; a cookie that existed before sign-in is never reused."""
+        """Start a brand-new session; a cookie that existed before sign-in is never reused.
+
+        Raises :class:`~loginsite.session.token.SessionTooLarge` for an identity too large for
+        a cookie: the caller refuses the sign-in.
+        """
         headers, token = self.helper.remember(request, userid, email=email, acr=acr)
         self._owe(request, NO_HEADERS)  # the headers returned here are the last word
         self.identity_cache.set(request, token)

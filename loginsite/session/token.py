@@ -34,6 +34,9 @@ TOKEN_TYPE = "ls+jwt"  # noqa: S105 - a JWT "typ", not a password
 ISSUER = "ls"
 AUDIENCE = "ls"
 ALGORITHM = "HS256"
+#: The one size limit of a session token, for minting, renewing and verifying alike, so the app
+#: never issues a token it would refuse: with the longest cookie name the settings allow
+#: (``__Host-`` + 64), name=value stays under the 4096 bytes browsers keep.
 MAX_TOKEN_BYTES = 3800
 CACHE_SIZE = 10_000
 CLOCK_SKEW = 5  # seconds between app servers
@@ -106,6 +109,18 @@ class InvalidSession(Exception):
         self.reason = reason
 
 
+class SessionTooLarge(ValueError):
+    """The token would exceed :data:`MAX_TOKEN_BYTES` (browsers drop such cookies, and
+    :meth:`SessionCodec.verify` would refuse it): the identity's claims are too long."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"the session token would be {size} bytes, over the limit of {MAX_TOKEN_BYTES} "
+            "(browsers drop cookies over 4096 bytes): the identity's claims are too long"
+        )
+        self.size = size
+
+
 @dataclass(frozen=True, slots=True)
 class SessionToken:
     """What a verified session token says: the identity the security policy hands to Pyramid."""
@@ -146,7 +161,10 @@ class SessionCodec:
         self.renew_after = max(1, idle_timeout // 4)
 
     def mint(self, sub: str, *, email: str | None, acr: str) -> tuple[str, SessionToken]:
-        """A brand-new session: new ``jti``, sign-in time now, absolute deadline now + max_age."""
+        """A brand-new session: new ``jti``, sign-in time now, absolute deadline now + max_age.
+
+        Raises :class:`SessionTooLarge` if the claims do not fit in a cookie.
+        """
         if not isinstance(sub, str) or not sub:
             raise ValueError("a session needs a non-empty sub")
         now = int(self.clock())
@@ -165,7 +183,11 @@ class SessionCodec:
         return self._encode(token), token
 
     def renew(self, token: SessionToken) -> tuple[str, SessionToken]:
-        """The same session re-issued now under the current key; never past its deadline."""
+        """The same session re-issued now under the current key; never past its deadline.
+
+        Raises :class:`SessionTooLarge` if the re-encoded token grew past the limit (a longer
+        kid, or claims that were signed as raw UTF-8 and are re-encoded as escapes).
+        """
         now = int(self.clock())
         renewed = replace(
             token,
@@ -232,12 +254,15 @@ class SessionCodec:
         }
         if token.email is not None:
             claims["email"] = token.email
-        return jwt.encode(
+        value = jwt.encode(
             claims,
             self._signing_key.secret,
             algorithm=ALGORITHM,
             headers={"kid": self._signing_key.kid, "typ": TOKEN_TYPE},
         )
+        if len(value) > MAX_TOKEN_BYTES:
+            raise SessionTooLarge(len(value))
+        return value
 
     def _decode(self, value: str) -> SessionToken:
         try:
@@ -267,6 +292,10 @@ class SessionCodec:
             raise InvalidSession("session id too short")
         if not isinstance(acr, str) or (email is not None and not isinstance(email, str)):
             raise InvalidSession("malformed user claims")
+        try:  # a lone surrogate ("\\ud800" in the JSON) could not be written into a page
+            (sub + acr + (email or "")).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidSession("user claims are not valid Unicode") from None
         signed_in_at, deadline = claims["sit"], claims["dl"]
         issued_at, expires_at = claims["iat"], claims["exp"]
         # The claims must agree with this server's timeouts, so shortening a timeout in the
