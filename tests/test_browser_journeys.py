@@ -416,12 +416,12 @@ def test_journey_8_a_stale_tab_signs_out_everywhere(
     new_context: Callable[..., Any], live_devidp_app: Callable[..., LiveApp]
 ) -> None:
     """A phone's tab left open past the idle timeout still ends the laptop's session."""
-    site = live_devidp_app(**{"loginsite.session.idle_timeout": "3"})  # real time, real cookies
+    site = live_devidp_app(**{"loginsite.session.idle_timeout": "4"})  # real time, real cookies
     phone, laptop = new_context().new_page(), new_context().new_page()
     sign_in(phone, site)
     sign_in(laptop, site)  # the same person on another device
 
-    until = time.monotonic() + 4.5  # the phone's tab sits idle; the laptop stays in use
+    until = time.monotonic() + 5.5  # the phone's tab sits idle; the laptop stays in use
     while time.monotonic() < until:
         laptop.goto(site("/account"))
         assert heading(laptop) == "Your account"
