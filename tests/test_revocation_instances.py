@@ -150,6 +150,21 @@ def test_sign_out_during_an_outage_reaches_every_instance(site: Site) -> None:
     assert status(site.holding(copied), first) == ANONYMOUS
 
 
+def test_a_sign_in_replacing_a_session_during_an_outage_revokes_it(site: Site) -> None:
+    first = site.instance("a", **{"loginsite.revocation.max_staleness": "2"})
+    second = site.instance("b", **{"loginsite.revocation.max_staleness": "2"})
+    browser = site.sign_in(site.browser(), first)
+    copied = cookie_of(browser)
+
+    stop_redis_until_stale(site, browser, first)
+    site.sign_in(browser, first)  # a second sign-in in the same browser replaces the session
+    assert cookie_of(browser) != copied
+
+    site.redis.start()
+    assert wait_for(lambda: status(site.holding(copied), second) == ANONYMOUS), second.log_text()
+    assert status(browser, second) == SIGNED_IN
+
+
 def test_redis_restarted_empty_loses_no_revocation(site: Site) -> None:
     first, second = site.instance("a"), site.instance("b")
     revoked = site.sign_in(site.browser(), first)
