@@ -559,7 +559,9 @@ def idp_settings(
         metadata_ttl=raw.seconds("loginsite.idp.metadata_ttl", 3600),
         leeway=int(leeway) if leeway is not None else 30,
         allow_http=allow_http,
-        max_concurrent_calls=raw.count("loginsite.idp.max_concurrent_calls", 2),
+        max_concurrent_calls=raw.count(
+            "loginsite.idp.max_concurrent_calls", ClientConfig.max_concurrent_calls
+        ),
     )
 
 

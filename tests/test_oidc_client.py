@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 import secrets
 import time
 from typing import Any
@@ -854,3 +856,31 @@ def test_an_id_token_issued_just_before_the_sign_in_is_within_the_leeway(
     transaction, params = test_provider.sign_in(client)
 
     assert client.complete(transaction, params).sub == test_provider.sub
+
+
+def test_oauthlib_http_is_allowed_only_in_development_mode(
+    test_provider: TestProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No process-wide OAUTHLIB_INSECURE_TRANSPORT unless allow_http (development only)."""
+    monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT", raising=False)
+    test_provider.client(issuer="https://idp.example.test/", allow_http=False)
+    assert "OAUTHLIB_INSECURE_TRANSPORT" not in os.environ
+
+    test_provider.client(allow_http=True)
+    assert os.environ["OAUTHLIB_INSECURE_TRANSPORT"] == "1"
+
+
+def test_requests_oauthlib_debug_records_never_reach_the_log(
+    test_provider: TestProvider, client: OIDCClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """requests-oauthlib logs request bodies and tokens at DEBUG: those records are dropped."""
+    with caplog.at_level(logging.DEBUG):
+        transaction, params = test_provider.sign_in(client)
+        client.complete(transaction, params)
+
+    text = caplog.text
+    assert params["code"] not in text
+    assert transaction.code_verifier not in text
+    assert test_provider.last_id_token is not None
+    assert test_provider.last_id_token not in text
+    assert not [r for r in caplog.records if r.name.startswith("requests_oauthlib")]

@@ -31,10 +31,10 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from .config import MAX_CONCURRENT_CALLS
 from .errors import ProviderBusy, ProviderError, ProviderTimeout, ProviderUnavailable
 
 MAX_BODY_BYTES = 1024 * 1024
-MAX_CONCURRENT_CALLS = 2
 
 
 class AnswerTooLarge(requests.RequestException):

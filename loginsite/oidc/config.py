@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# How many provider calls may be in flight per process by default (half of production.ini's
+# eight waitress threads): kept here, where the settings and the transport both find it.
+MAX_CONCURRENT_CALLS = 4
+
 __all__ = ["ACR_AUTH_ONLY", "ACR_VERIFIED", "LOCALES", "SERVICE_LEVELS", "ClientConfig"]
 
 # login.gov's two service levels (its acr values) and the locales its pages speak.
@@ -36,7 +40,7 @@ class ClientConfig:
     leeway: int = 30
     allow_http: bool = False
     #: provider calls in flight at once; more are refused at once (keeps threads free)
-    max_concurrent_calls: int = 2
+    max_concurrent_calls: int = MAX_CONCURRENT_CALLS
     #: the certificate registered with login.gov (only ``loginsite-check`` reads it)
     certificate_path: Path | None = None
 
