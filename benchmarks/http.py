@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.inprocess import Headers
-from benchmarks.redis_server import free_port, terminate
 from benchmarks.variants import BenchConfig
+from localservers.redis_server import free_port, terminate
 
 CONFIG_ENV = "LOGINSITE_BENCH_CONFIG"
 SERVER_THREADS = 4

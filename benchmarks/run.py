@@ -39,8 +39,8 @@ from benchmarks.inprocess import (
     set_cookies,
     time_app,
 )
-from benchmarks.redis_server import RedisServer
 from benchmarks.variants import ANONYMOUS, USER_ID, VARIANTS, BenchConfig, build
+from localservers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.md"

@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pyramid.interfaces import ISecurityPolicy
 from pyramid.request import Request
 
-from benchmarks.redis_server import free_port, terminate
 from benchmarks.variants import EMAIL
+from localservers.redis_server import free_port, terminate
 
 CLIENT_ID = "urn:gov:gsa:openidconnect.profiles:sp:sso:bench:loginsite"
 ROOT = Path(__file__).resolve().parent.parent

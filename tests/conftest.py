@@ -56,6 +56,8 @@ def settings(client_key_file: Path, session_keys: str, tmp_path: Path) -> dict[s
         "loginsite.session.keys": session_keys,
         "loginsite.session.secure": "false",
         "loginsite.revocation.store": "memory",
+        # Used by the redis store: every test gets its own durable journal.
+        "loginsite.revocation.journal": str(tmp_path / "revocation-journal.sqlite3"),
         # Nothing listens on port 9: tests that need a provider point this at a live one.
         "loginsite.idp.issuer": "http://127.0.0.1:9/",
         "loginsite.idp.client_id": CLIENT_ID,

@@ -143,13 +143,14 @@ def test_static_stylesheet_is_served_and_cacheable(testapp: webtest.TestApp) -> 
 
 
 def test_production_ini_loads_with_its_environment(
-    client_key_file: Path, monkeypatch: pytest.MonkeyPatch, redis_server
+    client_key_file: Path, monkeypatch: pytest.MonkeyPatch, redis_server, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("LOGINSITE_PUBLIC_URL", "https://apply.example.gov")
     monkeypatch.setenv("LOGINSITE_SESSION_KEYS", f"p1:{SECRET_1}")
     monkeypatch.setenv("LOGINSITE_IDP_CLIENT_ID", "urn:gov:gsa:openidconnect.profiles:sp:sso:x:y")
     monkeypatch.setenv("LOGINSITE_IDP_PRIVATE_KEY", client_key_file.read_text())
     monkeypatch.setenv("LOGINSITE_REVOCATION_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("LOGINSITE_REVOCATION_JOURNAL", str(tmp_path / "journal.sqlite3"))
     app = webtest.TestApp(get_app(str(ROOT / "production.ini"), "main"))
     response = app.get("/", extra_environ={"wsgi.url_scheme": "https"})
     assert response.status_int == 200

@@ -1,17 +1,28 @@
-"""The Redis-backed store against a real redis-server: sharing, expiry, outages, reconnects."""
+"""The Redis-backed store against a real redis-server: sharing, lifetimes, garbage, outages,
+incremental reconnects, repair after data loss, the journal across a SIGKILL."""
 
 from __future__ import annotations
 
+import base64
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import redis
 
 from loginsite.revocation import RevocationUnavailable, make_revocation_store
-from loginsite.revocation.redis import RedisRevocationStore
-from loginsite.settings import RevocationSettings
+from loginsite.revocation.redis import EntryCodec, RedisRevocationStore, StoredEntry
+from loginsite.settings import RevocationSettings, SessionKey
 from tests.plugins.redis_server import RedisServer
+from tests.plugins.session_keys import SECRET_1, SECRET_2
 
 pytestmark = pytest.mark.redis
 
@@ -20,6 +31,15 @@ WAIT = 5.0
 SHORT, LONG = 2.0, 3600.0
 #: An entry's lifetime with SHORT: idle_timeout 900 + max_staleness + clock_skew 5.
 LIFETIME = 907
+#: Seconds one XREAD waits for news in these tests (production: 1 s).
+HEARTBEAT = 0.2
+
+
+def key(secret: str, kid: str = "k1") -> SessionKey:
+    return SessionKey(kid, base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4)))
+
+
+KEYS = (key(SECRET_1),)
 
 StoreFactory = Callable[..., RedisRevocationStore]
 
@@ -51,21 +71,42 @@ def key_prefix() -> str:
     return f"test:{uuid.uuid4().hex[:8]}:"
 
 
+def store_settings(url: str, key_prefix: str, journal: Path, **overrides) -> RevocationSettings:
+    return RevocationSettings(
+        **{
+            "store": "redis",
+            "redis_url": url,
+            "max_staleness": SHORT,
+            "key_prefix": key_prefix,
+            "redis_timeout": 0.5,
+            "journal": journal,
+            "mac_keys": KEYS,
+            **overrides,
+        }
+    )
+
+
 @pytest.fixture
-def make_store(redis_server: RedisServer, key_prefix: str) -> Iterator[StoreFactory]:
-    """Build stores sharing ``redis_server``; all are closed after the test."""
+def make_store(
+    redis_server: RedisServer, key_prefix: str, tmp_path: Path
+) -> Iterator[StoreFactory]:
+    """Build stores sharing ``redis_server``, each with its own journal unless given one."""
     stores: list[RedisRevocationStore] = []
 
-    def make(max_staleness: float = SHORT, url: str | None = None) -> RedisRevocationStore:
-        settings = RevocationSettings(
-            store="redis",
-            redis_url=url or redis_server.url,
+    def make(
+        max_staleness: float = SHORT,
+        url: str | None = None,
+        journal: Path | None = None,
+        **overrides,
+    ) -> RedisRevocationStore:
+        settings = store_settings(
+            url or redis_server.url,
+            key_prefix,
+            journal or tmp_path / f"journal-{len(stores)}.sqlite3",
             max_staleness=max_staleness,
-            key_prefix=key_prefix,
-            redis_timeout=0.5,
+            **overrides,
         )
-        store = make_revocation_store(settings)
-        assert isinstance(store, RedisRevocationStore)
+        store = RedisRevocationStore(settings, heartbeat=HEARTBEAT)
         stores.append(store)
         return store
 
@@ -79,6 +120,29 @@ def synced(store: RedisRevocationStore) -> RedisRevocationStore:
     return store
 
 
+def stream(redis_server: RedisServer, key_prefix: str) -> list[StoredEntry | None]:
+    """What the stream holds, decoded and authenticated (None: an entry that is not valid)."""
+    codec = EntryCodec(KEYS, key_prefix)
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port)
+    try:
+        raw = client.xrange(f"{key_prefix}stream")
+    finally:
+        client.close()
+    return [codec.decode(fields.get(b"r")) for _id, fields in raw]
+
+
+def test_make_revocation_store_builds_the_redis_store(
+    redis_server: RedisServer, key_prefix: str, tmp_path: Path
+) -> None:
+    settings = store_settings(redis_server.url, key_prefix, tmp_path / "j.sqlite3")
+    store = make_revocation_store(settings)
+    try:
+        assert isinstance(store, RedisRevocationStore)
+        assert store.status().ready
+    finally:
+        store.close()
+
+
 def test_session_revoked_on_one_instance_is_seen_by_another(make_store: StoreFactory) -> None:
     one, two = synced(make_store()), synced(make_store())
     one.revoke_session("jti-1", later())
@@ -87,9 +151,7 @@ def test_session_revoked_on_one_instance_is_seen_by_another(make_store: StoreFac
     assert not two.is_revoked("jti-2", "alice", 0)
 
 
-def test_user_not_before_is_shared_and_keeps_the_latest_time(
-    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
-) -> None:
+def test_user_not_before_is_shared_and_keeps_the_latest_time(make_store: StoreFactory) -> None:
     one, two = synced(make_store()), synced(make_store())
     now, deadline = int(time.time()), later()
     one.revoke_user("alice", not_before=now, expires_at=deadline)
@@ -99,33 +161,32 @@ def test_user_not_before_is_shared_and_keeps_the_latest_time(
     two.revoke_user("alice", not_before=now + 10, expires_at=deadline)
     one.revoke_user("alice", not_before=now + 5, expires_at=deadline - 60)  # older, arrives late
     assert eventually(lambda: one.is_revoked("any", "alice", now + 9))
-    not_before, _, expires_at = redis_server.client().get(f"{key_prefix}sub:alice").partition(":")
-    assert int(not_before) == now + 10
-    assert int(expires_at) <= later(LIFETIME + 1)  # the idle window, not the deadline
+    assert two.wait_until_written(WAIT)
+    assert one.wait_until_written(WAIT)
+    time.sleep(HEARTBEAT * 2)
+    assert two.is_revoked("any", "alice", now + 9)
 
 
-def test_entries_expire_in_redis_after_the_idle_window_or_at_the_deadline(
+def test_stream_entries_live_the_idle_window_or_until_the_deadline(
     make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
 ) -> None:
     store = synced(make_store())
     written_at = int(time.time())
     store.revoke_session("jti-long", later())  # a deadline far past the idle window
-    store.revoke_session("jti-short", later(60))  # a deadline within it
+    short_deadline = later(60)
+    store.revoke_session("jti-short", short_deadline)  # a deadline within it
     store.revoke_user("alice", not_before=written_at, expires_at=later())
-    client = redis_server.client()
-    for key in ("jti:jti-long", "sub:alice"):
-        assert written_at + LIFETIME <= client.expiretime(key_prefix + key) <= later(LIFETIME + 1)
-    assert client.expiretime(f"{key_prefix}jti:jti-short") == later(60)
+    assert store.wait_until_written(WAIT)
+    entries = {(e.kind, e.ident): e for e in stream(redis_server, key_prefix) if e is not None}
+    for name in (("jti", "jti-long"), ("sub", "alice")):
+        assert written_at + LIFETIME <= entries[name].expires_at <= later(LIFETIME + 1)
+    assert entries[("jti", "jti-short")].expires_at == short_deadline
 
 
-def test_expired_entries_disappear_from_redis_and_locally(
-    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
-) -> None:
+def test_expired_entries_disappear_locally(make_store: StoreFactory) -> None:
     store = synced(make_store())
     store.revoke_session("jti-1", later(1))
     assert store.is_revoked("jti-1", "alice", 0)
-    client = redis_server.client()
-    assert eventually(lambda: not client.exists(f"{key_prefix}jti:jti-1"))
     assert eventually(lambda: not store.is_revoked("jti-1", "alice", 0))
 
 
@@ -133,45 +194,127 @@ def test_an_instance_started_later_loads_the_list(make_store: StoreFactory) -> N
     first = synced(make_store())
     first.revoke_session("jti-1", later())
     first.revoke_user("alice", not_before=100, expires_at=later())
+    assert first.wait_until_written(WAIT)
     # Start-up waits briefly for the first load, so a new instance is current at once.
     second = make_store()
-    assert second.synced
+    status = second.status()
+    assert status.ready
+    assert status.full_loads == 1
+    assert status.entries == 2
     assert second.is_revoked("jti-1", "bob", 0)
     assert second.is_revoked("jti-2", "alice", 99)
 
 
-def test_keys_outside_the_prefix_are_ignored(
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {b"r": b"\xff\xfe not utf-8"},
+        {b"r": b'{"k":"jti","id":"x","v":5}'},
+        {b"r": b"v1 jti 0 99999999999 k1 AAAAAAAAAAAAAAAAAAAAAA forged"},  # a wrong MAC
+        {b"r": b"v1 jti 0 notanumber k1 AAAA x"},
+        {b"r": b"v9 jti 0 1 k1 AAAA x"},
+        {b"r": b""},
+        {b"other": b"field"},
+        {b"r": b"v1 jti 0 1 k1"},
+    ],
+)
+def test_garbage_in_the_stream_is_skipped_and_never_breaks_the_sync(
+    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str, fields: dict
+) -> None:
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port)
+    client.xadd(f"{key_prefix}stream", fields)  # present at the cold start
+    one, two = synced(make_store()), synced(make_store())
+    client.xadd(f"{key_prefix}stream", fields)  # and while following
+    one.revoke_session("after-the-garbage", later())
+    assert eventually(lambda: two.is_revoked("after-the-garbage", "alice", 0))
+    assert two.status().synced
+    assert not two.is_revoked("forged", "alice", 0)
+    assert not two.is_revoked("x", "alice", 0)
+    client.close()
+
+
+def test_an_entry_forged_without_the_key_ring_is_ignored_and_never_written_back(
     make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
 ) -> None:
-    client = redis_server.client()
-    client.set("other:jti:jti-1", f"0:{later()}")
-    client.set(f"{key_prefix}jti:bad", "garbage")
+    forger = EntryCodec((key(SECRET_2),), key_prefix)  # a well-formed entry, another key
+    lockout = StoredEntry("sub", "alice", not_before=later(10**6), expires_at=later(10**6))
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port)
+    client.xadd(f"{key_prefix}stream", {b"r": forger.encode(lockout)})
     store = synced(make_store())
-    assert not store.is_revoked("jti-1", "alice", 0)
-    assert not store.is_revoked("bad", "alice", 0)
+    assert not store.is_revoked("any", "alice", int(time.time()))
+    redis_server.stop()  # comes back empty: the store repairs it with what it holds
+    redis_server.start()
+    store.revoke_session("jti-1", later())
+    assert eventually(lambda: store.status().full_loads == 2)
+    assert all(e is not None and e.ident != "alice" for e in stream(redis_server, key_prefix))
 
 
-def test_past_max_staleness_it_refuses_to_answer_while_redis_is_down(
+def test_a_store_that_never_reached_redis_is_infinitely_stale(make_store: StoreFactory) -> None:
+    store = make_store(LONG, url="redis://127.0.0.1:9/0")  # nothing listens there
+    assert not store.synced
+    assert unavailable(store)
+    status = store.status()
+    assert not status.ready
+    assert status.staleness == float("inf")
+    store.revoke_session("jti-1", later())  # never raises: recorded locally and journaled
+    status = store.status()
+    assert status.pending_writes == 1
+    assert status.journal_depth == 1
+
+
+def test_an_outage_shorter_than_max_staleness_never_refuses_an_answer(
+    make_store: StoreFactory, redis_server: RedisServer
+) -> None:
+    store = synced(make_store(max_staleness=4.0))
+    store.revoke_session("jti-1", later())
+    refusals: list[float] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                assert store.is_revoked("jti-1", "alice", 0)
+            except RevocationUnavailable:
+                refusals.append(time.monotonic())
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        redis_server.stop()
+        assert eventually(lambda: not store.synced)
+        time.sleep(1.0)
+        redis_server.start()  # empty: repaired as well, still without a refusal
+        assert store.wait_until_synced(WAIT)
+    finally:
+        stop.set()
+        watcher.join()
+    assert refusals == []
+
+
+def test_an_outage_longer_than_max_staleness_fails_closed_then_recovers(
     make_store: StoreFactory, redis_server: RedisServer
 ) -> None:
     store = synced(make_store(SHORT))
     assert not store.is_revoked("jti-1", "alice", 0)
     redis_server.stop()
     assert eventually(lambda: unavailable(store))
+    assert not store.status().ready
     redis_server.start()
     assert store.wait_until_synced(WAIT)
+    assert store.status().ready
     assert not store.is_revoked("jti-1", "alice", 0)
 
 
-def test_a_silent_redis_is_noticed_by_the_heartbeat(
+def test_a_silent_redis_is_noticed_and_revocations_wait_in_the_journal(
     make_store: StoreFactory, redis_server: RedisServer
 ) -> None:
     store = synced(make_store(SHORT))
     redis_server.pause()  # the connection stays open, nothing answers
     try:
         assert eventually(lambda: unavailable(store))
-        store.revoke_session("jti-1", later())  # the sync is down: recorded here, queued
-        assert store.pending_writes == 1
+        store.revoke_session("jti-1", later())
+        assert store.status().journal_depth == 1
     finally:
         redis_server.resume()
     assert store.wait_until_synced(WAIT)
@@ -190,23 +333,8 @@ def test_within_max_staleness_it_answers_from_the_local_copy_while_redis_is_down
     assert not store.is_revoked("jti-2", "alice", 0)
 
 
-@pytest.mark.parametrize("max_staleness", [SHORT, LONG])
-def test_a_store_that_never_reached_redis_is_infinitely_stale(
-    make_store: StoreFactory, max_staleness: float
-) -> None:
-    store = make_store(max_staleness, url="redis://127.0.0.1:9/0")  # nothing listens there
-    assert not store.synced
-    assert unavailable(store)
-    status = store.status()
-    assert not status.ready
-    assert status.staleness == float("inf")
-    store.revoke_session("jti-1", later())  # never raises: recorded locally, queued
-    assert store.pending_writes == 1
-    assert store.status().pending_writes == 1
-
-
 def test_revoke_while_redis_is_down_is_local_at_once_and_written_after_reconnect(
-    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
+    make_store: StoreFactory, redis_server: RedisServer
 ) -> None:
     one = synced(make_store(LONG))
     redis_server.stop()
@@ -218,49 +346,70 @@ def test_revoke_while_redis_is_down_is_local_at_once_and_written_after_reconnect
     assert one.pending_writes == 2
     redis_server.start()
     assert one.wait_until_written(WAIT)
-    assert redis_server.client().exists(f"{key_prefix}jti:jti-1", f"{key_prefix}sub:alice") == 2
     two = synced(make_store())
     assert two.is_revoked("jti-1", "bob", 0)
     assert two.is_revoked("jti-2", "alice", 99)
 
 
-def test_entries_lost_by_a_restarted_redis_are_written_back(
+def test_a_redis_restarted_empty_is_repaired_by_writers_and_readers(
     make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
 ) -> None:
-    one = synced(make_store())
-    one.revoke_session("jti-1", later())
+    writer, reader = synced(make_store()), synced(make_store())
+    writer.revoke_session("jti-1", later())
+    assert eventually(lambda: reader.is_revoked("jti-1", "bob", 0))
+    writer.close()  # only the instance that merely read the entry is left to repair it
     redis_server.stop()  # no persistence: it comes back empty
     redis_server.start()
-    client = redis_server.client()
-    assert eventually(lambda: client.exists(f"{key_prefix}jti:jti-1") == 1)
+    assert eventually(
+        lambda: any(e and e.ident == "jti-1" for e in stream(redis_server, key_prefix))
+    )
+    assert reader.status().full_loads == 2
     assert synced(make_store()).is_revoked("jti-1", "bob", 0)
 
 
-def test_reconnect_reloads_entries_written_while_disconnected(
+def test_a_killed_connection_with_200k_entries_resyncs_incrementally_without_refusing(
     make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
 ) -> None:
-    store = synced(make_store(LONG))
-    client = redis_server.client()
-    # Written without an event: only a reload can find it. Then drop the subscription.
-    client.set(f"{key_prefix}jti:jti-1", f"0:{later()}", exat=later())
-    assert not store.is_revoked("jti-1", "alice", 0)
-    assert client.client_kill_filter(_type="pubsub") >= 1
-    assert eventually(lambda: store.is_revoked("jti-1", "alice", 0))
-    assert store.wait_until_synced(WAIT)
+    codec = EntryCodec(KEYS, key_prefix)
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port)
+    expires = later()
+    for start in range(0, 200_000, 10_000):
+        pipe = client.pipeline(transaction=False)
+        for n in range(start, start + 10_000):
+            pipe.xadd(
+                f"{key_prefix}stream", {b"r": codec.encode(StoredEntry("jti", f"j{n}", 0, expires))}
+            )
+        pipe.execute()
+    store = make_store(max_staleness=10.0)
+    assert store.wait_until_synced(60)
+    assert store.status().entries == 200_000
+    assert eventually(lambda: store.status().ready)
+    refusals: list[float] = []
+    stop = threading.Event()
 
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                store.is_revoked("j1", "alice", 0)
+            except RevocationUnavailable:
+                refusals.append(time.monotonic())
+            time.sleep(0.005)
 
-def test_events_published_after_a_reconnect_are_applied(
-    make_store: StoreFactory, redis_server: RedisServer
-) -> None:
-    one, two = synced(make_store()), synced(make_store())
-    redis_server.stop()
-    assert eventually(lambda: not one.synced and not two.synced)
-    redis_server.start()
-    assert one.wait_until_synced(WAIT)
-    assert two.wait_until_synced(WAIT)
-    one.revoke_session("jti-1", later())
-    assert one.pending_writes == 0
-    assert eventually(lambda: two.is_revoked("jti-1", "alice", 0))
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert client.client_kill_filter(_type="normal", skipme=True) >= 1  # the store's
+        client.xadd(
+            f"{key_prefix}stream", {b"r": codec.encode(StoredEntry("jti", "new", 0, expires))}
+        )
+        assert eventually(lambda: store.is_revoked("new", "alice", 0))
+        assert eventually(lambda: store.status().reconnects >= 1)
+    finally:
+        stop.set()
+        watcher.join()
+        client.close()
+    assert refusals == []
+    assert store.status().full_loads == 1  # resumed from the last id: no reload
 
 
 def test_close_stops_the_sync(make_store: StoreFactory) -> None:
@@ -270,22 +419,88 @@ def test_close_stops_the_sync(make_store: StoreFactory) -> None:
     assert unavailable(store)
 
 
-def test_a_healthy_redis_keeps_the_sync_up_across_heartbeats(
-    redis_server: RedisServer, key_prefix: str
-) -> None:
-    """Regression: every heartbeat must see its PONG, or the sync flaps and fails closed."""
+def test_a_healthy_redis_keeps_the_sync_up_across_heartbeats(make_store: StoreFactory) -> None:
+    """Regression: a healthy, idle sync never looks stale."""
+    store = synced(make_store(SHORT))
+    deadline = time.monotonic() + 3.0  # many XREAD timeouts
+    while time.monotonic() < deadline:
+        status = store.status()
+        assert status.synced, "the sync dropped although Redis answered"
+        assert status.staleness < SHORT
+        time.sleep(0.01)
+
+
+_KILLED_REVOKER = textwrap.dedent(
+    """
+    import base64, os, sys, time
+    from pathlib import Path
+    from loginsite.revocation.redis import RedisRevocationStore
+    from loginsite.settings import RevocationSettings, SessionKey
+
+    secret = base64.urlsafe_b64decode(sys.argv[3] + "=")
     settings = RevocationSettings(
-        store="redis", redis_url=redis_server.url, key_prefix=key_prefix, redis_timeout=0.2
+        store="redis", redis_url=sys.argv[1], key_prefix=sys.argv[2], redis_timeout=0.5,
+        max_staleness=2.0, journal=Path(sys.argv[4]), mac_keys=(SessionKey("k1", secret),),
     )
-    store = RedisRevocationStore(settings, heartbeat=0.05)
+    store = RedisRevocationStore(settings, initial_wait=0)
+    store.revoke_session("killed-jti", int(time.time()) + 3600)  # acknowledged when it returns
+    print("revoked", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_a_revocation_acknowledged_before_a_sigkill_reaches_redis_after_restart(
+    redis_server: RedisServer, key_prefix: str, tmp_path: Path, make_store: StoreFactory
+) -> None:
+    journal = tmp_path / "shared-journal.sqlite3"
+    redis_server.stop()  # Redis is down for the whole life of the revoking process
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _KILLED_REVOKER,
+            redis_server.url,
+            key_prefix,
+            SECRET_1,
+            str(journal),
+        ],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
     try:
-        assert store.wait_until_synced(WAIT)
-        deadline = time.monotonic() + 3.0  # a dozen heartbeats, each past its own timeout
-        while time.monotonic() < deadline:
-            assert store.synced, "the sync dropped although Redis answered every PING"
-            time.sleep(0.01)
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == b"revoked"
     finally:
-        store.close()
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    assert process.returncode == -signal.SIGKILL
+    redis_server.start()
+    restarted = make_store(journal=journal)  # the process comes back on the same journal
+    assert restarted.is_revoked("killed-jti", "alice", 0)  # applied from the journal at once
+    assert restarted.wait_until_written(WAIT)
+    other = synced(make_store())
+    assert other.is_revoked("killed-jti", "alice", 0)
+
+
+def test_a_replica_behind_redis_url_keeps_reads_going_and_writes_journaled(
+    make_store: StoreFactory, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    store = synced(make_store(LONG))
+    (tmp_path / "other").mkdir()
+    other = RedisServer(workdir=tmp_path / "other").start()
+    try:
+        redis_server.client().replicaof("127.0.0.1", other.port)  # demoted: READONLY
+        store.revoke_session("jti-1", later())
+        assert store.is_revoked("jti-1", "alice", 0)
+        time.sleep(1.0)
+        assert store.status().journal_depth == 1  # not lost, not blocking anything
+        assert store.status().ready
+        redis_server.client().replicaof("NO", "ONE")  # a master again
+        assert store.wait_until_written(WAIT)
+    finally:
+        other.close()
 
 
 # -- claim_once: the replay cache of Security Event Tokens ----------------------------------

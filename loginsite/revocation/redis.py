@@ -1,58 +1,66 @@
-"""A revocation list shared by every server through Redis, answered from local memory.
+"""A revocation list shared by every server through a Redis stream, answered from local memory.
 
-Every process keeps the whole list in memory (it is small: only sessions that ended early and
-are not past their deadline), so :meth:`RedisRevocationStore.is_revoked` never touches the
-network. A daemon thread keeps that copy current:
+Every process keeps the live list in memory (it is small: only sessions that ended early, for
+their idle-bound lifetime), so :meth:`RedisRevocationStore.is_revoked` never touches the network.
 
-1. it SUBSCRIBEs to ``<key_prefix>events`` first and waits for the confirmation,
-2. then writes any revocation queued while Redis was unreachable,
-3. then loads every ``<key_prefix>jti:<id>`` / ``<key_prefix>sub:<sub>`` key with SCAN (merged
-   into the local copy; nothing is ever removed except by expiry) and re-writes local entries
-   that Redis lacks (e.g. Redis restarted without persistence),
-4. then applies the events as they arrive, PINGs the subscription every second so a silent
-   network failure is noticed, and writes anything queued meanwhile.
+**Data model.** One stream, ``<prefix>stream``: each revocation is one ``XADD`` (field ``r``,
+value ``v1 <kind> <not_before> <expires_at> <kid> <mac> <id>``), trimmed with ``MINID`` to the
+entry lifetime, so the stream holds about one lifetime of sign-outs. ``<prefix>epoch`` holds a
+random value set once (``SET NX``): if it changes or vanishes, or the stream's last id goes
+backwards, Redis lost data. The MAC is HMAC-SHA256 keyed from the session key ring, so an entry
+that someone with write access to Redis forged (a far-future not-before that would lock a user
+out, say) is ignored and logged like any other malformed entry.
 
-Subscribing before loading means an entry written during the load arrives as an event, so
-nothing is missed. On any error the thread marks the sync broken, waits (0.1 s doubling up to
-2 s) and starts over from step 1, so entries published while it was disconnected are reloaded.
+**Reading** (thread ``loginsite-revocation-sync``). At a cold start it reads the whole stream
+(``XRANGE`` in batches), then follows it with ``XREAD BLOCK`` from the last id it saw. After a
+dropped connection it resumes from that id: no reload. Only when Redis lost data does it read
+the whole stream again and then *repair* it, writing back the live entries it holds that Redis
+lacks: entries this process made itself or read from the stream (with a valid MAC), since
+nothing else ever enters the local list. Garbage in the stream is logged and skipped.
 
-Keys: ``jti:<id>`` and ``sub:<sub>`` hold ``"<not_before>:<expires_at>"`` (``0`` as not-before for
-a session) and expire in Redis at ``expires_at`` (``SET ... EXAT``). A Lua script writes the key
-(keeping the larger not-before and expiry) and PUBLISHes it in one step.
+**Staleness.** Each ``XREAD`` that returns with less than a full batch proves the copy was
+current when it was sent. :meth:`~RedisRevocationStore.is_revoked` answers while that proof is at
+most ``max_staleness`` seconds old, then raises :class:`RevocationUnavailable` (pages that need
+sign-in answer 503, cookies are kept) until the sync is back. A store that never synced is
+infinitely stale.
 
-While the sync is broken, :meth:`~RedisRevocationStore.is_revoked` answers from the last synced
-list for up to ``max_staleness`` seconds after the copy was last known current, then raises
-:class:`~loginsite.revocation.store.RevocationUnavailable` (pages that need sign-in answer 503,
-cookies are kept) until the sync is back. A store that never synced is infinitely stale.
-
-Revoking never fails because of Redis: the entry is recorded locally at once (this process
-refuses the session immediately), then written to Redis; if Redis is unreachable the entry is
-queued, a warning is logged, and the sync thread writes it after reconnecting. Until then other
-servers do not know it, and the queue is lost if this process stops first. Callers that must
-know the write reached Redis (the ``loginsite-revoke`` script) call :meth:`wait_until_written`.
-Every Redis call is bounded by ``redis_timeout``; start-up waits at most that long for the first
-load and never fails because Redis is down.
+**Writing** (thread ``loginsite-revocation-write``, so a failing write never holds up reading).
+``revoke_*`` applies the entry locally at once, records it in the durable journal
+(:mod:`loginsite.revocation.journal`) and returns; the writer ``XADD``\\ s it (after ``WAIT``
+for ``wait_replicas`` replicas, if set) and only then deletes the journal row. Rows are
+replayed on start and retried with backoff; while an entry waits, its local copy is kept alive
+(its lifetime starts when it reaches Redis). With Sentinel, a ``READONLY`` answer or a role
+check that finds a replica sends both threads back to the Sentinels for the current master.
+Every Redis call is bounded by ``redis_timeout`` (a read by that plus the block time).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import hashlib
+import hmac
 import logging
 import math
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
+from loginsite.revocation.journal import (
+    JournalError,
+    Kind,
+    PendingEntry,
+    RevocationJournal,
+)
 from loginsite.revocation.lifetime import EntryLifetime
 from loginsite.revocation.store import (
     Clock,
@@ -61,78 +69,113 @@ from loginsite.revocation.store import (
     RevocationStatus,
     RevocationUnavailable,
 )
-from loginsite.settings import RevocationSettings
+from loginsite.settings import RevocationSettings, SessionKey
 
 log = logging.getLogger(__name__)
 
 MIN_BACKOFF = 0.1
 MAX_BACKOFF = 2.0
-#: How long the sync thread waits for an event before its housekeeping (heartbeat, queue).
-POLL_INTERVAL = 0.1
-HEARTBEAT_INTERVAL = 1.0
-#: How long a PING may go unanswered before the sync counts as broken. Longer than a Redis call's
-#: timeout: under CPU load the sync thread itself may wait a second for the GIL, and failing
-#: closed on that would sign every user out of a busy server.
-MIN_HEARTBEAT_TIMEOUT = 2.0
-SCAN_BATCH = 1000
-
-Kind = Literal["jti", "sub"]
-
-# KEYS[1] = entry key; ARGV = kind, id, not_before, expires_at, channel.
-_WRITE_SCRIPT = """
-local nb = tonumber(ARGV[3])
-local exp = tonumber(ARGV[4])
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local cnb, cexp = string.match(cur, '^(%d+):(%d+)$')
-  if cnb then
-    nb = math.max(nb, tonumber(cnb))
-    exp = math.max(exp, tonumber(cexp))
-  end
-end
-local value = string.format('%d:%d', nb, exp)
-redis.call('SET', KEYS[1], value, 'EXAT', exp)
-redis.call('PUBLISH', ARGV[5], cjson.encode({k = ARGV[1], id = ARGV[2], v = value}))
-return value
-"""
+#: How long one XREAD waits for news: also how stale a healthy copy can look.
+READ_BLOCK = 1.0
+READ_BATCH = 10_000
+WRITE_BATCH = 1_000
+#: How often the sync looks at the epoch and (with Sentinel) the node's role.
+CHECK_INTERVAL = 5.0
+#: How often the writer looks for journal rows it did not make (a sibling process's).
+JOURNAL_POLL = 1.0
+_FORMAT = "v1"
+_MAC_CONTEXT = b"loginsite revocation entry v1"
 
 
-@dataclass(frozen=True)
-class _Entry:
+class DataLost(RedisError):
+    """Redis no longer holds what this instance read from it (restart, failover, flush)."""
+
+
+class NotPrimary(RedisError):
+    """The node answering is a replica: with Sentinel, go and find the current master."""
+
+
+class NotReplicated(RedisError):
+    """WAIT saw fewer replicas acknowledge a write than ``wait_replicas``."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as the stream holds it: with its expiry, fixed when it reached Redis."""
+
     kind: Kind
     ident: str
     not_before: int
     expires_at: int
 
-    def merged(self, other: _Entry | None) -> _Entry:
-        if other is None:
-            return self
-        return _Entry(
-            self.kind,
-            self.ident,
-            max(self.not_before, other.not_before),
-            max(self.expires_at, other.expires_at),
+    def covers(self, other: StoredEntry) -> bool:
+        return self.not_before >= other.not_before and self.expires_at >= other.expires_at
+
+
+class EntryCodec:
+    """The wire format of a stream entry, authenticated by a MAC keyed from the key ring."""
+
+    def __init__(self, keys: Iterable[SessionKey], prefix: str) -> None:
+        # A key of its own for each session key (never the session key itself).
+        derived = {k.kid: hmac.new(k.secret, _MAC_CONTEXT, hashlib.sha256).digest() for k in keys}
+        if not derived:
+            raise ValueError("the redis revocation store needs the session key ring (mac_keys)")
+        self._keys = derived
+        self._kid = next(iter(derived))
+        self._prefix = prefix
+
+    def _mac(self, key: bytes, kind: str, not_before: str, expires_at: str, ident: str) -> str:
+        """Keyed BLAKE2b (a MAC by design, and four times cheaper than HMAC-SHA256 here,
+        which matters when a cold start reads 100k entries)."""
+        message = f"{self._prefix} {kind} {not_before} {expires_at} {ident}".encode()
+        return hashlib.blake2b(message, key=key, digest_size=16).hexdigest()
+
+    def encode(self, entry: StoredEntry) -> bytes:
+        mac = self._mac(
+            self._keys[self._kid],
+            entry.kind,
+            str(entry.not_before),
+            str(entry.expires_at),
+            entry.ident,
         )
+        return (
+            f"{_FORMAT} {entry.kind} {entry.not_before} {entry.expires_at} {self._kid} {mac} "
+            f"{entry.ident}"
+        ).encode()
+
+    def decode(self, raw: object) -> StoredEntry | None:
+        """The entry, or None for anything malformed or unauthenticated (never raises)."""
+        if not isinstance(raw, bytes) or len(raw) > 2048:
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        parts = text.split(" ", 6)
+        if len(parts) != 7 or parts[0] != _FORMAT or parts[1] not in ("jti", "sub"):
+            return None
+        _, kind, not_before, expires_at, kid, mac, ident = parts
+        if not (not_before.isdigit() and expires_at.isdigit()) or len(expires_at) > 12:
+            return None
+        if len(not_before) > 12 or not ident:
+            return None
+        key = self._keys.get(kid)
+        if key is None:
+            return None
+        expected = self._mac(key, kind, not_before, expires_at, ident)
+        if not hmac.compare_digest(expected, mac):
+            return None
+        return StoredEntry(kind, ident, int(not_before), int(expires_at))  # type: ignore[arg-type]
 
 
-def _parse_value(value: str) -> tuple[int, int]:
-    not_before, sep, expires_at = value.partition(":")
-    if not sep:
-        raise ValueError(f"bad revocation value {value!r}")
-    return int(not_before), int(expires_at)
-
-
-def _covers(remote: _Entry | None, local: _Entry) -> bool:
-    """True if what Redis holds already revokes at least as much, for as long, as ``local``."""
-    return remote is not None and local.merged(remote) == remote
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+def _stream_id(raw: bytes | str) -> tuple[int, int]:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
 
 
 class RedisRevocationStore:
-    """The list in local memory, kept in sync with Redis by a daemon thread (see module doc)."""
+    """The list in local memory, kept in sync with a Redis stream (see the module doc)."""
 
     def __init__(
         self,
@@ -140,50 +183,83 @@ class RedisRevocationStore:
         *,
         clock: Clock = time.time,
         initial_wait: float | None = None,
-        heartbeat: float = HEARTBEAT_INTERVAL,
+        heartbeat: float = READ_BLOCK,
+        use_journal: bool = True,
     ) -> None:
-        if not settings.redis_url:
-            raise ValueError("the redis revocation store needs a redis_url")
+        if not settings.redis_url and not settings.sentinels:
+            raise ValueError("the redis revocation store needs a redis_url or sentinels")
+        self._settings = settings
+        self._codec = EntryCodec(settings.mac_keys, settings.key_prefix)
+        self._stream = (settings.key_prefix + "stream").encode()
+        self._epoch_key = settings.key_prefix + "epoch"
         self._prefix = settings.key_prefix
-        self._channel = settings.key_prefix + "events"
-        self._max_staleness = settings.max_staleness
-        self._lifetime = EntryLifetime.for_settings(settings, shared=True)
-        self._confirmed = -math.inf  # time.monotonic() when the copy was last known current
         self._timeout = settings.redis_timeout
+        self._max_staleness = settings.max_staleness
         self._heartbeat = heartbeat
-        self._heartbeat_timeout = max(self._timeout, MIN_HEARTBEAT_TIMEOUT)
+        self._lifetime = EntryLifetime.for_settings(settings, shared=True)
         self._clock = clock
         self._list = RevocationList(clock=clock)
         self._claims = LocalClaims(clock=clock)
-        # Writes may retry once on a dropped connection (they are idempotent); the subscriber
-        # never retries, so a reconnect always goes through a full reload.
-        self._writer = self._client(settings.redis_url, retries=1)
-        self._subscriber = self._client(settings.redis_url, retries=0)
-        self._script = self._writer.register_script(_WRITE_SCRIPT)
+        self._sentinel = bool(settings.sentinels)
+        self._on_replica = False
+        self._writer = self._client(retries=1, read_block=0.0)
+        self._reader = self._client(retries=0, read_block=heartbeat)
+        self._journal = RevocationJournal(settings.journal) if use_journal else None
+        self._queue: dict[tuple[str, str], PendingEntry] = {}  # without a journal, or if it fails
         self._state = threading.Condition()
+        self._confirmed = -math.inf  # time.monotonic() when the copy was last known current
         self._synced = False
-        self._pending: dict[tuple[str, str], _Entry] = {}
+        self._last_id: bytes | None = None
+        self._epoch: bytes | None = None
+        self._full_loads = 0
+        self._reconnects = 0
+        self._first_attempt = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="loginsite-revocation-sync", daemon=True
+        self._wake = threading.Event()
+        if self._journal is not None:
+            self._replay_journal_locally()
+        self._reader_thread = threading.Thread(
+            target=self._read_loop, name="loginsite-revocation-sync", daemon=True
         )
-        self._thread.start()
-        wait = self._timeout if initial_wait is None else initial_wait
+        self._writer_thread = threading.Thread(
+            target=self._write_loop, name="loginsite-revocation-write", daemon=True
+        )
+        self._reader_thread.start()
+        self._writer_thread.start()
+        # Start-up waits for the first load (or the first failure), so a new instance is
+        # current at once when Redis is there, and never fails because it is not.
+        wait = self._timeout + 2.0 if initial_wait is None else initial_wait
         if wait > 0:
-            self.wait_until_synced(wait)
+            self._first_attempt.wait(wait)
 
-    def _client(self, url: str, *, retries: int) -> redis.Redis:
-        return redis.Redis.from_url(
-            url,
-            socket_timeout=self._timeout,
-            socket_connect_timeout=self._timeout,
-            decode_responses=True,
-            # RESP2: with RESP3 (redis-py 8's default) the subscription's PONG comes back as a
-            # plain string that redis-py's pub/sub parser turns into a message of type "P",
-            # so the heartbeat never saw an answer and the sync kept failing closed.
-            protocol=2,
-            retry=Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,)),
-        )
+    def _client(self, *, retries: int, read_block: float) -> redis.Redis:
+        settings = self._settings
+        options: dict[str, Any] = {
+            "socket_timeout": self._timeout + read_block,
+            "socket_connect_timeout": self._timeout,
+            # RESP2: the replies redis-py parses into plain lists and dicts everywhere.
+            "protocol": 2,
+            "retry": Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,)),
+        }
+        if settings.sentinels:
+            sentinel = Sentinel(
+                list(settings.sentinels),
+                sentinel_kwargs={
+                    "socket_timeout": self._timeout,
+                    "socket_connect_timeout": self._timeout,
+                    "username": settings.sentinel_username,
+                    "password": settings.sentinel_password,
+                    "protocol": 2,
+                },
+            )
+            return sentinel.master_for(
+                settings.sentinel_master,
+                username=settings.redis_username,
+                password=settings.redis_password,
+                **options,
+            )
+        assert settings.redis_url is not None
+        return redis.Redis.from_url(settings.redis_url, **options)
 
     # -- the RevocationStore interface -------------------------------------------------------
 
@@ -192,22 +268,27 @@ class RedisRevocationStore:
             raise RevocationUnavailable("the revocation list is too far behind Redis")
         return self._list.is_revoked(session_id, sub, signed_in_at)
 
+    def revoke_session(self, session_id: str, expires_at: int) -> None:
+        self._revoke(PendingEntry("jti", session_id, 0, int(expires_at)))
+
+    def revoke_user(self, sub: str, not_before: int, expires_at: int) -> None:
+        self._revoke(PendingEntry("sub", sub, int(not_before), int(expires_at)))
+
     def status(self) -> RevocationStatus:
         staleness = time.monotonic() - self._confirmed
+        depth = len(self._journal) if self._journal is not None else 0
+        with self._state:
+            queued = len(self._queue)
         return RevocationStatus(
             ready=staleness <= self._max_staleness,
             synced=self._synced,
             staleness=staleness,
-            pending_writes=self.pending_writes,
-            journal_depth=0,
+            pending_writes=depth + queued,
+            journal_depth=depth,
             entries=len(self._list),
+            full_loads=self._full_loads,
+            reconnects=self._reconnects,
         )
-
-    def revoke_session(self, session_id: str, expires_at: int) -> None:
-        self._revoke(_Entry("jti", session_id, 0, int(expires_at)))
-
-    def revoke_user(self, sub: str, not_before: int, expires_at: int) -> None:
-        self._revoke(_Entry("sub", sub, int(not_before), int(expires_at)))
 
     def claim_once(self, key: str, expires_at: int) -> bool:
         """``SET <prefix>once:<key> NX EXAT``, after a local check so a replay to this process
@@ -218,8 +299,8 @@ class RedisRevocationStore:
             return False
         if expires_at <= self._clock():
             return True
-        token = secrets.token_hex(8)
-        redis_key = self._key("once", key)
+        token = secrets.token_hex(8).encode()
+        redis_key = f"{self._prefix}once:{key}"
         try:
             if self._writer.set(redis_key, token, nx=True, exat=int(expires_at)):
                 return True
@@ -230,12 +311,24 @@ class RedisRevocationStore:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=self._timeout + 1.0)
+        self._wake.set()
+        self._reader_thread.join(timeout=self._timeout + self._heartbeat + 1.0)
+        self._writer_thread.join(timeout=self._timeout + 1.0)
         with self._state:
             self._synced = False
             self._confirmed = -math.inf
-            lost = len(self._pending)
+            lost = len(self._queue)
             self._state.notify_all()
+        if self._journal is not None:
+            left = len(self._journal)
+            if left:
+                log.warning(
+                    "revocation store closed with %d revocation(s) not yet in Redis: they stay "
+                    "in the journal %s and are written at the next start",
+                    left,
+                    self._journal.path,
+                )
+            self._journal.close()
         if lost:
             log.warning(
                 "revocation store closed with %d revocation(s) never written to Redis: "
@@ -243,20 +336,19 @@ class RedisRevocationStore:
                 lost,
             )
         self._writer.close()
-        self._subscriber.close()
+        self._reader.close()
 
     # -- state for callers, tests and health checks -----------------------------------------
 
     @property
     def synced(self) -> bool:
-        """True while the local copy is known to be current with Redis."""
+        """True while the sync follows the stream (the copy is current)."""
         return self._synced
 
     @property
     def pending_writes(self) -> int:
         """Revocations recorded here but not yet written to Redis."""
-        with self._state:
-            return len(self._pending)
+        return self.status().pending_writes
 
     def wait_until_synced(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the sync to be healthy; True if it is."""
@@ -266,104 +358,189 @@ class RedisRevocationStore:
             )
 
     def wait_until_written(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds until no revocation is waiting for Redis."""
-        with self._state:
-            return self._state.wait_for(lambda: not self._pending, timeout)
+        """Wait up to ``timeout`` seconds until no revocation made here is waiting for Redis."""
+        deadline = time.monotonic() + timeout
+        while self.pending_writes:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._wake.set()
+            with self._state:
+                self._state.wait(min(remaining, 0.05))
+        return True
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _revoke(self, entry: _Entry) -> None:
-        if entry.expires_at <= self._clock():
-            return  # the token is past its deadline already: nothing to remember
-        self._add_local(self._with_lifetime(entry))
-        reason: object = "not connected to Redis"
-        if self._synced:
-            try:
-                self._write(entry)
-                return
-            except Exception as exc:  # a sign-out must never fail because of Redis
-                reason = exc
-        with self._state:
-            key = (entry.kind, entry.ident)
-            self._pending[key] = entry.merged(self._pending.get(key))
-        log.warning(
-            "revocation (%s) recorded in this process only, queued for Redis: %s",
-            entry.kind,
-            reason,
-        )
-
-    def _key(self, kind: str, ident: str) -> str:
-        return f"{self._prefix}{kind}:{ident}"
-
-    def _with_lifetime(self, entry: _Entry) -> _Entry:
-        """``entry`` (whose expiry is its deadline) as it is stored now: lifetime from now."""
-        expires_at = self._lifetime.expires_at(entry.expires_at, self._clock())
-        return _Entry(entry.kind, entry.ident, entry.not_before, expires_at)
-
-    def _write(self, entry: _Entry) -> None:
-        stored = self._with_lifetime(entry)
-        self._script(
-            keys=[self._key(stored.kind, stored.ident)],
-            args=[stored.kind, stored.ident, stored.not_before, stored.expires_at, self._channel],
-            client=self._writer,
-        )
-
-    def _add_local(self, entry: _Entry) -> None:
-        if entry.kind == "jti":
-            self._list.add_session(entry.ident, entry.expires_at)
+    def _add_local(self, kind: str, ident: str, not_before: int, expires_at: int) -> None:
+        if kind == "jti":
+            self._list.add_session(ident, expires_at)
         else:
-            self._list.add_user(entry.ident, entry.not_before, entry.expires_at)
+            self._list.add_user(ident, not_before, expires_at)
 
-    def _flush_pending(self) -> None:
-        with self._state:
-            queued = list(self._pending.values())
-        for entry in queued:
-            # Until it reaches Redis, an entry's lifetime has not started: keep it alive here.
-            self._add_local(self._with_lifetime(entry))
-        for entry in queued:
-            if entry.expires_at > self._clock():
-                self._write(entry)  # raises on trouble: the sync starts over
+    def _keep_alive(self, entries: Iterable[PendingEntry]) -> None:
+        """An entry not yet in Redis has not started its lifetime: keep it live here."""
+        now = self._clock()
+        for entry in entries:
+            until = self._lifetime.expires_at(entry.deadline, now)
+            self._add_local(entry.kind, entry.ident, entry.not_before, until)
+
+    def _revoke(self, entry: PendingEntry) -> None:
+        if entry.deadline <= self._clock():
+            return  # the token is past its deadline already: nothing to remember
+        self._keep_alive([entry])
+        if self._journal is not None:
+            try:
+                self._journal.record(entry)
+            except JournalError as exc:
+                self._write_through(entry, exc)
+        else:
             with self._state:
                 key = (entry.kind, entry.ident)
-                if self._pending.get(key) == entry:
-                    del self._pending[key]
-                self._state.notify_all()
-        if queued:
-            log.info("wrote %d queued revocation(s) to Redis", len(queued))
+                old = self._queue.get(key)
+                if old is not None:
+                    entry = PendingEntry(
+                        entry.kind,
+                        entry.ident,
+                        max(entry.not_before, old.not_before),
+                        max(entry.deadline, old.deadline),
+                    )
+                self._queue[key] = entry
+        self._wake.set()
 
-    # -- the sync thread ---------------------------------------------------------------------
+    def _write_through(self, entry: PendingEntry, journal_error: JournalError) -> None:
+        """The journal failed: the revocation is durable only if Redis takes it now."""
+        try:
+            self._write([entry])
+        except RedisError as exc:
+            log.error("revocation lost: %s, and Redis is unreachable (%s)", journal_error, exc)
+            raise RevocationUnavailable("the revocation could not be recorded") from exc
+        log.error("%s; the revocation went straight to Redis", journal_error)
+
+    def _pending(self) -> list[PendingEntry]:
+        entries = self._journal.pending(self._clock()) if self._journal is not None else []
+        with self._state:
+            now = self._clock()
+            for key in [k for k, e in self._queue.items() if e.deadline <= now]:
+                del self._queue[key]
+            entries += self._queue.values()
+        return entries
+
+    def _done(self, entries: list[PendingEntry]) -> None:
+        if self._journal is not None:
+            self._journal.remove(entries)
+        with self._state:
+            for entry in entries:
+                key = (entry.kind, entry.ident)
+                if self._queue.get(key) == entry:
+                    del self._queue[key]
+            self._state.notify_all()
+
+    def _write(self, entries: list[PendingEntry]) -> None:
+        """XADD the entries with their lifetime from now (they reach Redis now)."""
+        now = self._clock()
+        stored = [
+            StoredEntry(e.kind, e.ident, e.not_before, self._lifetime.expires_at(e.deadline, now))
+            for e in entries
+        ]
+        self._append(stored, now)
+
+    def _append(self, stored: list[StoredEntry], now: float) -> None:
+        # Entries older than a lifetime (plus skew: the id is Redis's clock) have all expired.
+        horizon = now - self._lifetime.seconds - self._settings.clock_skew
+        min_id = max(0, int(horizon * 1000))
+        pipe = self._writer.pipeline(transaction=False)
+        pipe.set(self._epoch_key, secrets.token_hex(8), nx=True)
+        for entry in stored:
+            pipe.xadd(self._stream, {b"r": self._codec.encode(entry)}, minid=min_id)
+        wait = self._settings.wait_replicas
+        if wait:
+            pipe.wait(wait, int(self._timeout * 1000))
+        results = pipe.execute()
+        if wait and results[-1] < wait:
+            raise NotReplicated(f"{results[-1]} of {wait} replica(s) acknowledged the write")
+        for entry in stored:  # the lifetime that started now, if longer than the local one
+            self._add_local(entry.kind, entry.ident, entry.not_before, entry.expires_at)
+
+    def _write_loop(self) -> None:
+        backoff = MIN_BACKOFF
+        failing = False
+        while not self._stop.is_set():
+            self._wake.wait(backoff if failing else JOURNAL_POLL)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                pending = self._pending()
+                if not pending:
+                    failing = False
+                    continue
+                self._keep_alive(pending)
+                for start in range(0, len(pending), WRITE_BATCH):
+                    batch = pending[start : start + WRITE_BATCH]
+                    self._write(batch)
+                    self._done(batch)
+                if failing:
+                    log.warning("wrote %d queued revocation(s) to Redis", len(pending))
+                failing, backoff = False, MIN_BACKOFF
+            except (RedisError, JournalError) as exc:
+                if not failing:
+                    log.warning(
+                        "revocation(s) kept in the journal, not yet in Redis (%s); retrying", exc
+                    )
+                failing = True
+                if isinstance(exc, RedisError):
+                    self._drop_connections(self._writer)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _replay_journal_locally(self) -> None:
+        assert self._journal is not None
+        try:
+            pending = self._journal.pending(self._clock())
+        except JournalError as exc:
+            log.error("%s", exc)
+            return
+        self._keep_alive(pending)
+        if pending:
+            log.warning(
+                "replaying %d revocation(s) from the journal %s", len(pending), self._journal.path
+            )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _drop_connections(self, client: redis.Redis) -> None:
+        """After an error: with Sentinel, the next connection asks for the current master."""
+        with contextlib.suppress(Exception):
+            client.connection_pool.disconnect()
 
     def _set_synced(self, synced: bool, confirmed: float | None = None) -> None:
         with self._state:
             self._synced = synced
             if confirmed is not None:
-                self._confirmed = confirmed
+                self._confirmed = max(self._confirmed, confirmed)
             self._state.notify_all()
 
-    def _run(self) -> None:
+    def _read_loop(self) -> None:
         backoff = MIN_BACKOFF
-        ever_synced = False
-        warned = False
+        broken = False
+        caught_up = 0
         while not self._stop.is_set():
-            pubsub = self._subscriber.pubsub()
             try:
-                started = time.monotonic()
-                self._subscribe(pubsub)
-                self._flush_pending()
-                self._load_and_repair()
-                self._set_synced(True, confirmed=started)
-                if warned:
+                self._catch_up()
+                caught_up += 1
+                self._reconnects = caught_up - 1
+                self._first_attempt.set()
+                if broken:
                     log.warning("revocation sync with Redis is back")
-                elif not ever_synced:
-                    log.info("revocation list loaded from Redis (%d entries)", len(self._list))
-                ever_synced, warned, backoff = True, False, MIN_BACKOFF
-                self._listen(pubsub)
+                broken, backoff = False, MIN_BACKOFF
+                self._follow()
             except Exception as exc:
                 self._set_synced(False)
+                self._first_attempt.set()
                 if self._stop.is_set():
                     break
-                if not warned:
-                    warned = True
+                self._drop_connections(self._reader)
+                if not broken:
+                    broken = True
                     log.warning(
                         "revocation sync with Redis is broken (%s); retrying, answering from "
                         "the last synced list for up to %gs",
@@ -371,109 +548,146 @@ class RedisRevocationStore:
                         self._max_staleness,
                         exc_info=not isinstance(exc, RedisError),
                     )
-            finally:
-                with contextlib.suppress(Exception):  # already broken: nothing else to release
-                    pubsub.close()
-            with self._state:
-                queued = list(self._pending.values())
-            for entry in queued:  # not in Redis yet, so its lifetime has not started
-                self._add_local(self._with_lifetime(entry))
+                else:
+                    log.debug("revocation sync still broken: %r", exc)
             self._stop.wait(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
         self._set_synced(False)
 
-    def _subscribe(self, pubsub: Any) -> None:
-        pubsub.subscribe(self._channel)
-        deadline = time.monotonic() + self._timeout
+    def _current_epoch(self) -> bytes:
+        epoch = self._reader.get(self._epoch_key)
+        if epoch is None:
+            self._writer.set(self._epoch_key, secrets.token_hex(8), nx=True)
+            epoch = self._reader.get(self._epoch_key)
+        if epoch is None:
+            raise DataLost("the epoch key vanished at once")
+        return epoch
+
+    def _last_generated(self) -> tuple[int, int]:
+        try:
+            info = self._reader.xinfo_stream(self._stream)
+        except redis.ResponseError as exc:
+            if "no such key" in str(exc).lower():
+                return (0, 0)
+            raise
+        return _stream_id(info["last-generated-id"])
+
+    def _check_role(self) -> None:
+        role = self._reader.execute_command("ROLE")
+        replica = bool(role) and role[0] not in (b"master", "master")
+        if replica and self._sentinel:
+            raise NotPrimary("the node is a replica now: asking the Sentinels again")
+        if replica and not self._on_replica:
+            log.warning(
+                "loginsite.revocation.redis_url points at a replica: reading works, "
+                "revocations stay in the journal until it is a master again (use Sentinel)"
+            )
+        self._on_replica = replica
+
+    def _catch_up(self) -> None:
+        """(Re)connect: resume from the last id, or load everything (cold start, data lost)."""
+        started = time.monotonic()
+        self._check_role()
+        epoch = self._current_epoch()
+        last_generated = self._last_generated()
+        if self._last_id is None:
+            self._full_load(started)
+        elif epoch != self._epoch or last_generated < _stream_id(self._last_id):
+            log.warning(
+                "Redis lost revocation entries (restarted empty, failed over to a replica "
+                "that lagged, or flushed): reading the stream again and writing back what "
+                "this instance holds"
+            )
+            seen = self._full_load(started)
+            self._repair(seen)
+        self._epoch = epoch
+
+    def _full_load(self, started: float) -> dict[tuple[str, str], StoredEntry]:
+        seen: dict[tuple[str, str], StoredEntry] = {}
+        cursor = b"-"
+        last_id = b"0-0"
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RedisTimeoutError("no confirmation of the SUBSCRIBE")
-            message = pubsub.get_message(timeout=remaining)
-            if message is not None and message["type"] == "subscribe":
-                return
+            batch = self._reader.xrange(self._stream, min=cursor, max=b"+", count=READ_BATCH)
+            if batch:
+                last_id = batch[-1][0]
+                self._apply(batch, seen)
+            if len(batch) < READ_BATCH:
+                break
+            cursor = b"(" + last_id
+        self._last_id = last_id
+        self._full_loads += 1
+        self._set_synced(True, confirmed=started)
+        log.info("revocation list read from Redis (%d live entries)", len(self._list))
+        return seen
 
-    def _load_and_repair(self) -> None:
-        remote: dict[tuple[str, str], _Entry] = {}
-        batch: list[str] = []
-        for key in self._writer.scan_iter(match=_glob_escape(self._prefix) + "*", count=SCAN_BATCH):
-            batch.append(key)
-            if len(batch) >= SCAN_BATCH:
-                self._load_batch(batch, remote)
-                batch = []
-        if batch:
-            self._load_batch(batch, remote)
-        for entry in remote.values():
-            self._add_local(entry)
-        # Whatever this process knows and Redis does not (Redis lost its data): write it back.
-        local = [_Entry("jti", k, 0, exp) for k, exp in self._list.sessions().items()]
-        local += [_Entry("sub", k, nb, exp) for k, (nb, exp) in self._list.users().items()]
-        missing = [e for e in local if not _covers(remote.get((e.kind, e.ident)), e)]
-        for entry in missing:
-            self._write(entry)
+    def _repair(self, seen: dict[tuple[str, str], StoredEntry]) -> None:
+        """Write back live entries Redis lacks, each with the expiry it already had."""
+        local = [StoredEntry("jti", k, 0, exp) for k, exp in self._list.sessions().items()]
+        local += [StoredEntry("sub", k, nb, exp) for k, (nb, exp) in self._list.users().items()]
+        missing = [
+            e for e in local if (old := seen.get((e.kind, e.ident))) is None or not old.covers(e)
+        ]
+        now = self._clock()
+        for start in range(0, len(missing), WRITE_BATCH):
+            self._append(missing[start : start + WRITE_BATCH], now)
         if missing:
-            log.warning("re-wrote %d revocation(s) that Redis did not have", len(missing))
+            log.warning("wrote back %d revocation(s) that Redis had lost", len(missing))
 
-    def _load_batch(self, keys: list[str], into: dict[tuple[str, str], _Entry]) -> None:
-        for key, value in zip(keys, self._writer.mget(keys), strict=True):
-            entry = self._entry_from(key[len(self._prefix) :], value)
-            if entry is not None:
-                into[(entry.kind, entry.ident)] = entry
-
-    def _entry_from(self, name: str, value: str | None) -> _Entry | None:
-        kind, sep, ident = name.partition(":")
-        if value is None or not sep or kind not in ("jti", "sub"):
-            return None
-        try:
-            not_before, expires_at = _parse_value(value)
-        except ValueError:
-            log.warning("ignoring a malformed revocation entry in Redis")
-            return None
-        return _Entry(kind, ident, not_before, expires_at)  # type: ignore[arg-type]
-
-    def _listen(self, pubsub: Any) -> None:
-        ping_sent: float | None = None
-        next_ping = time.monotonic() + self._heartbeat
+    def _follow(self) -> None:
+        next_check = time.monotonic() + CHECK_INTERVAL
+        block_ms = max(1, int(self._heartbeat * 1000))
         while not self._stop.is_set():
-            message = pubsub.get_message(timeout=POLL_INTERVAL)
-            now = time.monotonic()
-            if message is not None and self._handle(message):
-                if ping_sent is not None:
-                    self._confirmed = ping_sent
-                ping_sent, next_ping = None, now + self._heartbeat
-            if ping_sent is not None and now - ping_sent > self._heartbeat_timeout:
-                # Under CPU load this thread may not have run for a while (the GIL): the answer
-                # can be waiting in the socket. Only an answer that never arrived is an outage.
-                if not self._drain(pubsub):
-                    raise RedisTimeoutError("no answer to the subscription's PING")
-                self._confirmed = ping_sent
-                ping_sent, next_ping = None, time.monotonic() + self._heartbeat
-            if ping_sent is None and now >= next_ping:
-                pubsub.ping()
-                ping_sent = now
-            if self._pending:
-                self._flush_pending()
+            assert self._last_id is not None
+            sent = time.monotonic()
+            reply = self._reader.xread(
+                {self._stream: self._last_id}, count=READ_BATCH, block=block_ms
+            )
+            count = 0
+            for _stream, entries in reply or ():
+                if entries:
+                    count += len(entries)
+                    self._last_id = entries[-1][0]
+                    self._apply(entries, None)
+            if count < READ_BATCH:
+                self._set_synced(True, confirmed=sent)
+            if time.monotonic() >= next_check:
+                self._check_role()
+                if self._current_epoch() != self._epoch:
+                    raise DataLost("the epoch changed")
+                next_check = time.monotonic() + CHECK_INTERVAL
 
-    def _handle(self, message: dict[str, Any]) -> bool:
-        """Apply a revocation event; True if the message was the answer to our PING."""
-        if message["type"] == "message":
-            self._apply(message["data"])
-        return message["type"] == "pong"
-
-    def _drain(self, pubsub: Any) -> bool:
-        """Handle every message already received, without waiting; True if a PONG was among them."""
-        pong = False
-        while (message := pubsub.get_message(timeout=0)) is not None:
-            pong = self._handle(message) or pong
-        return pong
-
-    def _apply(self, data: str) -> None:
-        try:
-            event = json.loads(data)
-            entry = self._entry_from(f"{event['k']}:{event['id']}", event["v"])
-        except (ValueError, KeyError, TypeError):
-            entry = None
-        if entry is None:
-            log.warning("ignoring a malformed revocation event")
-            return
-        self._add_local(entry)
+    def _apply(self, entries: list[Any], seen: dict[tuple[str, str], StoredEntry] | None) -> None:
+        decoded: list[StoredEntry] = []
+        malformed = 0
+        for item in entries:
+            try:
+                fields = item[1]
+                entry = self._codec.decode(fields.get(b"r") if isinstance(fields, dict) else None)
+            except Exception:  # whatever the shape, one bad entry never stops the sync
+                entry = None
+            if entry is None:
+                malformed += 1
+            else:
+                decoded.append(entry)
+        self._list.add_many(
+            [(e.ident, e.expires_at) for e in decoded if e.kind == "jti"],
+            [(e.ident, e.not_before, e.expires_at) for e in decoded if e.kind == "sub"],
+        )
+        if seen is not None:
+            for entry in decoded:
+                key = (entry.kind, entry.ident)
+                old = seen.get(key)
+                if old is not None:
+                    entry = StoredEntry(
+                        entry.kind,
+                        entry.ident,
+                        max(old.not_before, entry.not_before),
+                        max(old.expires_at, entry.expires_at),
+                    )
+                seen[key] = entry
+        if malformed:
+            log.warning(
+                "ignored %d malformed or unauthenticated revocation entr%s in Redis",
+                malformed,
+                "y" if malformed == 1 else "ies",
+            )

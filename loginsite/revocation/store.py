@@ -195,6 +195,23 @@ class RevocationList:
             self._users[sub] = new
             return True
 
+    def add_many(self, sessions: list[tuple[str, int]], users: list[tuple[str, int, int]]) -> None:
+        """Record many entries under one lock (a load of thousands at a time)."""
+        now = self._clock()
+        with self._lock:
+            self._maybe_purge_locked(now)
+            known = self._sessions
+            for session_id, expires_at in sessions:
+                if expires_at > now and known.get(session_id, 0) < expires_at:
+                    known[session_id] = expires_at
+            for sub, not_before, expires_at in users:
+                if expires_at <= now:
+                    continue
+                old = self._users.get(sub)
+                if old is not None:
+                    not_before, expires_at = max(old[0], not_before), max(old[1], expires_at)
+                self._users[sub] = (not_before, expires_at)
+
     def sessions(self) -> dict[str, int]:
         """A snapshot of the live ``jti -> expires_at`` entries."""
         now = self._clock()

@@ -153,10 +153,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    assert revocation.redis_url is not None  # checked by the settings
-    where = _where(revocation.redis_url)
+    if revocation.redis_url is not None:
+        where = _where(revocation.redis_url)
+    else:
+        where = f"the Sentinels' master {revocation.sentinel_master}"
     wait = revocation.redis_timeout * WAIT_FACTOR
-    store = RedisRevocationStore(revocation, initial_wait=0)
+    # No journal: the script reports success only once Redis holds every entry.
+    store = RedisRevocationStore(revocation, initial_wait=0, use_journal=False)
     try:
         if not store.wait_until_synced(wait):
             message = f"cannot reach Redis at {where}: nothing was revoked"

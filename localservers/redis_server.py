@@ -1,6 +1,8 @@
-"""A throwaway ``redis-server`` on a free loopback port: for the benchmark and the tests alike.
+"""Throwaway ``redis-server`` and ``redis-sentinel`` processes on free loopback ports.
 
 Nothing is persisted: a restart comes back empty, like a Redis without persistence after a crash.
+A server may start as a replica of another; a Sentinel watches one master and fails over to a
+replica when it dies.
 """
 
 from __future__ import annotations
@@ -45,7 +47,13 @@ class RedisServer:
     """``with RedisServer() as server: server.url``; ``stop()``/``start()`` restart it on the
     same port, ``pause()``/``resume()`` freeze it with the connections left open."""
 
-    def __init__(self, *, workdir: Path | None = None, cpus: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workdir: Path | None = None,
+        cpus: set[int] | None = None,
+        replica_of: int | None = None,
+    ) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
             raise RedisServerError(
@@ -54,6 +62,7 @@ class RedisServer:
             )
         self._executable = executable
         self._cpus = cpus
+        self._replica_of = replica_of
         self._own_workdir = workdir is None
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="loginsite-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
@@ -100,6 +109,14 @@ class RedisServer:
         terminate(self._process)
         self._process = None
 
+    def kill(self) -> None:
+        """SIGKILL, like a crashed host: nothing is flushed, clients see the connection drop."""
+        if self._process is None:
+            return
+        self._process.kill()
+        self._process.wait()
+        self._process = None
+
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): connections stay open and nothing answers, like a
         network partition. :meth:`resume` thaws it."""
@@ -133,6 +150,8 @@ class RedisServer:
             "daemonize": "no",
             "dir": str(self._workdir),
         }
+        if self._replica_of is not None:
+            options["replicaof"] = f"127.0.0.1 {self._replica_of}"
         args = [arg for name, value in options.items() for arg in (f"--{name}", value)]
         with (self._workdir / "redis.log").open("ab") as log:
             self._process = subprocess.Popen(
@@ -160,3 +179,84 @@ class RedisServer:
     def _log(self) -> str:
         path = self._workdir / "redis.log"
         return path.read_text(errors="replace")[-2000:] if path.exists() else "(no log)"
+
+
+class SentinelServer:
+    """One ``redis-sentinel`` watching ``master_port`` as ``name`` (quorum 1), quick to act:
+    a master that does not answer for ``down_after`` ms is failed over to a replica."""
+
+    def __init__(
+        self, *, workdir: Path, master_port: int, name: str = "loginsite", down_after: int = 500
+    ) -> None:
+        executable = shutil.which("redis-sentinel")
+        if executable is None:
+            raise RedisServerError(
+                "redis-sentinel is not installed: run `make system-deps` "
+                "(Debian/Ubuntu: apt-get install redis-sentinel)"
+            )
+        self._executable = executable
+        self._workdir = workdir
+        self._master_port = master_port
+        self._down_after = down_after
+        self.name = name
+        self._process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5
+        )
+
+    def master_port(self) -> int:
+        """The port of the master this Sentinel currently names."""
+        _host, port = self.client().sentinel_get_master_addr_by_name(self.name)
+        return int(port)
+
+    def start(self) -> SentinelServer:
+        for _attempt in range(5):
+            self.port = free_port()
+            config = self._workdir / f"sentinel-{self.port}.conf"
+            config.write_text(
+                f"port {self.port}\n"
+                "bind 127.0.0.1\n"
+                f"dir {self._workdir}\n"
+                f"sentinel monitor {self.name} 127.0.0.1 {self._master_port} 1\n"
+                f"sentinel down-after-milliseconds {self.name} {self._down_after}\n"
+                f"sentinel failover-timeout {self.name} 2000\n"
+                f"sentinel parallel-syncs {self.name} 1\n"
+            )
+            with (self._workdir / "sentinel.log").open("ab") as log:
+                self._process = subprocess.Popen(
+                    [self._executable, str(config)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self._workdir,
+                )
+            deadline = time.monotonic() + START_TIMEOUT
+            probe = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5)
+            try:
+                while time.monotonic() < deadline and self._process.poll() is None:
+                    try:
+                        if probe.ping():
+                            return self
+                    except redis.RedisError:
+                        time.sleep(0.02)
+            finally:
+                probe.close()
+            self.close()
+        raise RedisServerError("redis-sentinel did not start")
+
+    def close(self) -> None:
+        if self._process is not None:
+            terminate(self._process)
+            self._process = None
+
+    def __enter__(self) -> SentinelServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
