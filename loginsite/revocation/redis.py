@@ -26,8 +26,9 @@ infinitely stale.
 
 **Writing** (thread ``loginsite-revocation-write``, so a failing write never holds up reading).
 ``revoke_*`` applies the entry locally at once, records it in the durable journal
-(:mod:`loginsite.revocation.journal`) and returns; the writer ``XADD``\\ s it (after ``WAIT``
-for ``wait_replicas`` replicas, if set) and only then deletes the journal row. Rows are
+(:mod:`loginsite.revocation.journal`) and returns; the writer ``XADD``\\ s it, then (with
+``wait_replicas``) ``WAIT``\\ s up to ``redis_timeout`` for that many replicas (best effort: a
+warning if fewer answer), and only then deletes the journal row. Rows are
 replayed on start and retried with backoff; while an entry waits, its local copy is kept alive
 (its lifetime starts when it reaches Redis). With Sentinel, a ``READONLY`` answer or a role
 check that finds a replica sends both threads back to the Sentinels for the current master.
@@ -93,10 +94,6 @@ class DataLost(RedisError):
 
 class NotPrimary(RedisError):
     """The node answering is a replica: with Sentinel, go and find the current master."""
-
-
-class NotReplicated(RedisError):
-    """WAIT saw fewer replicas acknowledge a write than ``wait_replicas``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +199,10 @@ class RedisRevocationStore:
         self._claims = LocalClaims(clock=clock)
         self._sentinel = bool(settings.sentinels)
         self._on_replica = False
-        self._writer = self._client(retries=1, read_block=0.0)
+        # With wait_replicas, WAIT itself may take up to redis_timeout: the socket waits longer.
+        self._writer = self._client(
+            retries=1, read_block=self._timeout if settings.wait_replicas else 0.0
+        )
         self._reader = self._client(retries=0, read_block=heartbeat)
         self._journal = RevocationJournal(settings.journal) if use_journal else None
         self._queue: dict[tuple[str, str], PendingEntry] = {}  # without a journal, or if it fails
@@ -457,7 +457,15 @@ class RedisRevocationStore:
             pipe.wait(wait, int(self._timeout * 1000))
         results = pipe.execute()
         if wait and results[-1] < wait:
-            raise NotReplicated(f"{results[-1]} of {wait} replica(s) acknowledged the write")
+            # Best effort: the master holds the entries. Retrying would only add copies while
+            # no replica is there; a failover that loses them is repaired from local copies.
+            log.warning(
+                "%d of %d replica(s) acknowledged %d revocation(s) within %gs",
+                results[-1],
+                wait,
+                len(stored),
+                self._timeout,
+            )
         for entry in stored:  # the lifetime that started now, if longer than the local one
             self._add_local(entry.kind, entry.ident, entry.not_before, entry.expires_at)
 
@@ -487,6 +495,8 @@ class RedisRevocationStore:
                     log.warning(
                         "revocation(s) kept in the journal, not yet in Redis (%s); retrying", exc
                     )
+                else:
+                    log.debug("revocation write still failing: %r", exc)
                 failing = True
                 if isinstance(exc, RedisError):
                     self._drop_connections(self._writer)
