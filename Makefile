@@ -52,9 +52,11 @@ test: setup-test system-deps node_modules/axe-core/axe.min.js lint
 
 bench: setup-test system-deps
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.revocation
 
 bench-smoke: setup-test system-deps
 	$(BIN)/python -m benchmarks.run --smoke
+	$(BIN)/python -m benchmarks.revocation --smoke
 
 clean:
 	rm -rf $(VENV) node_modules test-output .pytest_cache .coverage .coverage.*

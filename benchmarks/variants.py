@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import secrets
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -123,6 +126,9 @@ def loginsite_settings(cfg: BenchConfig, store: str) -> dict[str, str]:
         if cfg.redis_url is None:
             raise RuntimeError("the redis revocation store needs a redis_url")
         settings["loginsite.revocation.redis_url"] = cfg.redis_url
+        # Each process its own journal, out of the working tree.
+        journal = Path(tempfile.gettempdir()) / f"loginsite-bench-journal-{os.getpid()}.sqlite3"
+        settings["loginsite.revocation.journal"] = str(journal)
     return settings
 
 

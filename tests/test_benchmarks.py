@@ -53,3 +53,24 @@ def test_smoke_run_checks_every_variant_and_writes_the_table(tmp_path: Path) -> 
         if variant.revocable:
             assert revoked == "yes", row
         assert cells[5] == "0", f"HTTP errors: {row}"
+
+
+def test_revocation_smoke_run_measures_every_case_and_states_each_target(tmp_path: Path) -> None:
+    output = tmp_path / "results.md"
+    output.write_text("# Results\n\n## Cost per request\n\nkept\n")
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.revocation", "--smoke", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    text = output.read_text()
+    assert "## Cost per request\n\nkept" in text  # the rest of the file is kept
+    section = text.split("## Revocation store", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "entries" in line]
+    assert len(rows) == 1  # 1,000 entries (smoke)
+    assert "simulated day" in section
+    for target in ("RSS for the revocation list", "ready within", "no refusal", "p99"):
+        assert target in section

@@ -1,10 +1,13 @@
 """The durable local journal: revocations acknowledged here that Redis may not hold yet.
 
 A sign-out is acknowledged to the user only once it is recorded somewhere that survives this
-process: the journal, a small SQLite database (stdlib ``sqlite3``, WAL, ``synchronous=FULL``),
-is written before ``revoke_*`` returns. The store's writer deletes a row once Redis holds the
-entry, and replays every row on start and after each reconnect, so a revocation survives
-``kill -9`` of the process while Redis is down. Several processes on one host may share one
+process: the journal, a small SQLite database (stdlib ``sqlite3``), is written before
+``revoke_*`` returns. WAL with ``synchronous=NORMAL``: a commit survives the process being
+killed (``kill -9``, a crash), not a power loss of the host before SQLite's next checkpoint;
+an fsync per sign-out would cap a process at a few dozen sign-outs a second on a busy disk.
+The store's writer deletes a row once Redis holds the entry, and replays every row on start
+and after each reconnect, so a revocation survives ``kill -9`` of the process while Redis is
+down. Several processes on one host may share one
 journal: each replays what it finds, which is harmless (entries merge).
 
 A row keeps the entry's *deadline*, not an expiry: its lifetime starts when it reaches Redis.
@@ -56,7 +59,7 @@ class RevocationJournal:
                 path, timeout=5.0, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the revocation journal {path}: {exc}") from None

@@ -165,6 +165,17 @@ class EntryCodec:
         return StoredEntry(kind, ident, int(not_before), int(expires_at))  # type: ignore[arg-type]
 
 
+def _merged(entry: PendingEntry, other: PendingEntry | None) -> PendingEntry:
+    if other is None:
+        return entry
+    return PendingEntry(
+        entry.kind,
+        entry.ident,
+        max(entry.not_before, other.not_before),
+        max(entry.deadline, other.deadline),
+    )
+
+
 def _stream_id(raw: bytes | str) -> tuple[int, int]:
     text = raw.decode() if isinstance(raw, bytes) else raw
     ms, _, seq = text.partition("-")
@@ -205,7 +216,8 @@ class RedisRevocationStore:
         )
         self._reader = self._client(retries=0, read_block=heartbeat)
         self._journal = RevocationJournal(settings.journal) if use_journal else None
-        self._queue: dict[tuple[str, str], PendingEntry] = {}  # without a journal, or if it fails
+        # Entries the writer has not written yet (journaled too, unless use_journal is False).
+        self._queue: dict[tuple[str, str], PendingEntry] = {}
         self._state = threading.Condition()
         self._confirmed = -math.inf  # time.monotonic() when the copy was last known current
         self._synced = False
@@ -283,7 +295,7 @@ class RedisRevocationStore:
             ready=staleness <= self._max_staleness,
             synced=self._synced,
             staleness=staleness,
-            pending_writes=depth + queued,
+            pending_writes=max(depth, queued),
             journal_depth=depth,
             entries=len(self._list),
             full_loads=self._full_loads,
@@ -388,24 +400,17 @@ class RedisRevocationStore:
         if entry.deadline <= self._clock():
             return  # the token is past its deadline already: nothing to remember
         self._keep_alive([entry])
+        # Queued for the writer first, so the write to Redis need not wait for the journal's
+        # disk write; the journal makes it durable before this returns.
+        with self._state:
+            key = (entry.kind, entry.ident)
+            self._queue[key] = _merged(entry, self._queue.get(key))
+        self._wake.set()
         if self._journal is not None:
             try:
                 self._journal.record(entry)
             except JournalError as exc:
                 self._write_through(entry, exc)
-        else:
-            with self._state:
-                key = (entry.kind, entry.ident)
-                old = self._queue.get(key)
-                if old is not None:
-                    entry = PendingEntry(
-                        entry.kind,
-                        entry.ident,
-                        max(entry.not_before, old.not_before),
-                        max(entry.deadline, old.deadline),
-                    )
-                self._queue[key] = entry
-        self._wake.set()
 
     def _write_through(self, entry: PendingEntry, journal_error: JournalError) -> None:
         """The journal failed: the revocation is durable only if Redis takes it now."""
@@ -417,13 +422,18 @@ class RedisRevocationStore:
         log.error("%s; the revocation went straight to Redis", journal_error)
 
     def _pending(self) -> list[PendingEntry]:
-        entries = self._journal.pending(self._clock()) if self._journal is not None else []
+        """The journal's rows and this process's queue, one entry per key."""
+        now = self._clock()
+        merged: dict[tuple[str, str], PendingEntry] = {}
+        if self._journal is not None:
+            for entry in self._journal.pending(now):
+                merged[(entry.kind, entry.ident)] = entry
         with self._state:
-            now = self._clock()
             for key in [k for k, e in self._queue.items() if e.deadline <= now]:
                 del self._queue[key]
-            entries += self._queue.values()
-        return entries
+            for key, entry in self._queue.items():
+                merged[key] = _merged(entry, merged.get(key))
+        return list(merged.values())
 
     def _done(self, entries: list[PendingEntry]) -> None:
         if self._journal is not None:
@@ -646,12 +656,12 @@ class RedisRevocationStore:
     def _follow(self) -> None:
         next_check = time.monotonic() + CHECK_INTERVAL
         block_ms = max(1, int(self._heartbeat * 1000))
+        block: int | None = None  # the first read answers at once: current right after a resume
         while not self._stop.is_set():
             assert self._last_id is not None
             sent = time.monotonic()
-            reply = self._reader.xread(
-                {self._stream: self._last_id}, count=READ_BATCH, block=block_ms
-            )
+            reply = self._reader.xread({self._stream: self._last_id}, count=READ_BATCH, block=block)
+            block = block_ms
             count = 0
             for _stream, entries in reply or ():
                 if entries:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from benchmarks.redis_server import free_port, terminate
+from localservers.redis_server import free_port, terminate
 
 START_TIMEOUT = 30.0
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
