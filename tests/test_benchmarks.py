@@ -69,7 +69,7 @@ def test_revocation_smoke_run_measures_every_case_and_states_each_target(tmp_pat
     text = output.read_text()
     assert "## Cost per request\n\nkept" in text  # the rest of the file is kept
     section = text.split("## Revocation store", 1)[1]
-    rows = [line for line in section.splitlines() if line.startswith("| ") and "entries" in line]
+    rows = [line for line in section.splitlines() if line.startswith("| 1,000 entries |")]
     assert len(rows) == 1  # 1,000 entries (smoke)
     assert "simulated day" in section
     for target in ("RSS for the revocation list", "ready within", "no refusal", "p99"):
