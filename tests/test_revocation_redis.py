@@ -532,3 +532,48 @@ def test_claim_once_without_redis_answers_from_this_process(
     redis_server.stop()
     assert store.claim_once("jti-1", later())  # never raises: a genuine event is not lost
     assert not store.claim_once("jti-1", later())
+
+
+# -- the Redis ACL the README documents ------------------------------------------------------
+
+DOCUMENTED_ACL = (
+    "-@all",
+    "+xadd",
+    "+xrange",
+    "+xread",
+    "+xinfo|stream",
+    "+get",
+    "+set",
+    "+role",
+    "+ping",
+    "+wait",
+)
+
+
+def test_the_documented_acl_is_all_the_store_needs(
+    make_store: StoreFactory, redis_server: RedisServer, key_prefix: str
+) -> None:
+    admin = redis_server.client()
+    admin.execute_command(
+        "ACL",
+        "SETUSER",
+        "loginsite",
+        "on",
+        ">s3cret-pw",
+        "resetkeys",
+        f"~{key_prefix}*",
+        "resetchannels",
+        *DOCUMENTED_ACL,
+    )
+    url = f"redis://loginsite:s3cret-pw@127.0.0.1:{redis_server.port}/0"
+    one, two = synced(make_store(url=url)), synced(make_store(url=url))
+    one.revoke_session("jti-1", later())
+    one.revoke_user("alice", not_before=100, expires_at=later())
+    assert eventually(lambda: two.is_revoked("jti-1", "bob", 0))
+    assert eventually(lambda: two.is_revoked("x", "alice", 99))
+    assert one.wait_until_written(WAIT)
+    assert one.claim_once("event-1", later(60))
+    assert not two.claim_once("event-1", later(60))
+    third = synced(make_store(url=url))  # a cold start: XRANGE, XINFO, GET and SET NX
+    assert third.is_revoked("jti-1", "bob", 0)
+    admin.close()
