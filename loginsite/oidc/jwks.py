@@ -21,6 +21,7 @@ import requests
 
 from . import _http
 from .errors import InvalidIdToken, ProviderError
+from .metadata import CacheState
 from .single_flight import FAILURE_TTL, SingleFlight
 
 __all__ = ["ProviderKeys", "usable_signing_keys"]
@@ -116,6 +117,15 @@ class ProviderKeys:
             if found is not None:
                 return found
         raise InvalidIdToken(f"id_token kid {_http.safe_text(kid, 64)!r} is not in the JWKS")
+
+    def state(self) -> CacheState:
+        """A read-only look at the cache (see :class:`CacheState`); never fetches anything."""
+        with self._lock:
+            keys, fetched_at = self._keys, self._fetched_at
+        if fetched_at is None or not keys:
+            return CacheState("missing", None, False)
+        age = self._clock() - fetched_at
+        return CacheState("fresh" if age < self._ttl else "stale", age, False)
 
     @staticmethod
     def _select(keys: list[jwt.PyJWK], kid: str | None) -> jwt.PyJWK | None:

@@ -30,7 +30,7 @@ from . import _http
 from .errors import OIDCError, ProviderUnavailable
 from .single_flight import FAILURE_TTL, SingleFlight
 
-__all__ = ["ProviderMetadata", "ProviderMetadataCache", "discovery_url"]
+__all__ = ["CacheState", "ProviderMetadata", "ProviderMetadataCache", "discovery_url"]
 
 REQUIRED_ALG = "RS256"
 _ENDPOINTS = (
@@ -110,6 +110,19 @@ class ProviderMetadata:
         )
 
 
+@dataclass(frozen=True)
+class CacheState:
+    """A read-only look at a provider cache, for health reports; never fetches anything.
+
+    ``state``: ``fresh`` (within its ttl), ``stale`` (past it, or refreshes are failing, while
+    the last good copy is still served) or ``missing`` (nothing usable fetched yet).
+    """
+
+    state: str
+    age: float | None  # seconds since the last good fetch
+    failing: bool  # the last attempt to refresh failed
+
+
 class ProviderMetadataCache:
     """Fetches, vets and caches the discovery document (see the module docstring for policy)."""
 
@@ -173,6 +186,25 @@ class ProviderMetadataCache:
         with self._lock:
             self._metadata, self._fetched_at, self._last_failure_at = fresh, now, None
         return fresh
+
+    def state(self) -> CacheState:
+        now = self._clock()
+        with self._lock:
+            metadata, fetched_at, failed_at = (
+                self._metadata,
+                self._fetched_at,
+                self._last_failure_at,
+            )
+        if metadata is None:
+            return CacheState("missing", None, failed_at is not None)
+        age = now - fetched_at
+        fresh = age < self._ttl and failed_at is None
+        return CacheState("fresh" if fresh else "stale", age, failed_at is not None)
+
+    @property
+    def current(self) -> ProviderMetadata | None:
+        """The last good document, without fetching (None before the first one)."""
+        return self._metadata
 
     def _fetch(self) -> ProviderMetadata:
         check_url("issuer", self.issuer, allow_http=self._allow_http)
