@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from webob import Request
 
-from benchmarks.variants import ANONYMOUS, USER_ID, VARIANTS, Variant, WSGIApp, tamper
+from benchmarks.variants import ALL_VARIANTS, ANONYMOUS, USER_ID, Variant, WSGIApp, tamper
 
 Headers = list[tuple[str, str]]
 MAX_ATTEMPTS = 5
@@ -222,7 +222,7 @@ def run_inprocess(
         rng.shuffle(order)
         for name in order:
             app = apps[name]
-            expected = USER_ID if VARIANTS[name].authenticates else ANONYMOUS
+            expected = USER_ID if ALL_VARIANTS[name].authenticates else ANONYMOUS
             for attempt in range(MAX_ATTEMPTS):
                 if attempt:
                     retried[name] = retried.get(name, 0) + 1

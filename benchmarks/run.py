@@ -39,7 +39,15 @@ from benchmarks.inprocess import (
     set_cookies,
     time_app,
 )
-from benchmarks.variants import ANONYMOUS, USER_ID, VARIANTS, BenchConfig, build
+from benchmarks.variants import (
+    ALL_VARIANTS,
+    ANONYMOUS,
+    OPERATIONS_VARIANTS,
+    USER_ID,
+    VARIANTS,
+    BenchConfig,
+    build,
+)
 from localservers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -393,12 +401,68 @@ def render(
     return "\n".join(lines)
 
 
+def run_inprocess_only(plan: Plan) -> str:
+    """The in-process rounds alone, for the floor, loginsite as shipped and the site's request
+    tween (metrics, then the access log too): what metrics and the access log cost a request."""
+    names = ["bare", "loginsite_memory", *OPERATIONS_VARIANTS]
+    cfg = BenchConfig()
+    apps = {name: build(name, cfg) for name in names}
+    clients = {name: InProcessClient(app) for name, app in apps.items()}
+
+    def cookie_for(name: str) -> str | None:
+        if not ALL_VARIANTS[name].authenticates:
+            return None
+        return session_cookie(clients[name])
+
+    for name in names:
+        check = check_variant(ALL_VARIANTS[name], clients[name], cookie_for(name) or "")
+        if not check.ok:
+            raise SystemExit(f"{name} failed its checks, nothing timed: {check.problems}")
+    result = run_inprocess(
+        apps,
+        cookie_for,
+        rounds=plan.inprocess_rounds,
+        requests=plan.inprocess_requests,
+        progress=say,
+    )
+    lines = [
+        f"In-process: {result.rounds} interleaved rounds x {result.requests} requests",
+        "",
+        "| variant | median µs/request | over bare (spread) |",
+        "|---|---:|---:|",
+    ]
+    for name in names:
+        low, high = result.spread_us(name)
+        lines.append(
+            f"| {ALL_VARIANTS[name].label} | {result.median_us(name):.1f} "
+            f"| {result.over_floor_us(name):+.1f} ({low:+.1f} to {high:+.1f}) |"
+        )
+    metrics = result.over_floor_us("loginsite_metrics")
+    tween = result.median_us("loginsite_metrics") - result.median_us("loginsite_memory")
+    access = result.median_us("loginsite_access_log") - result.median_us("loginsite_metrics")
+    lines += [
+        "",
+        f"- loginsite with metrics on: {metrics:+.1f} µs over bare Pyramid (target: within +5), "
+        f"of which the request tween and its series {tween:+.1f} µs.",
+        f"- The access log (one JSON line per request): {access:+.1f} µs per request.",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny counts: prove it works")
     parser.add_argument("--output", type=Path, help="where to write the markdown table")
+    parser.add_argument(
+        "--inprocess-only",
+        action="store_true",
+        help="only the in-process timings, printed (results.md is left alone)",
+    )
     args = parser.parse_args(argv)
     plan = SMOKE if args.smoke else FULL
+    if args.inprocess_only:
+        print(run_inprocess_only(plan))
+        return 0
     if args.output is not None:
         output = args.output
     elif args.smoke:

@@ -132,9 +132,24 @@ def loginsite_settings(cfg: BenchConfig, store: str) -> dict[str, str]:
     return settings
 
 
-def _loginsite_app(cfg: BenchConfig, store: str, *, cache: bool = True) -> WSGIApp:
-    config = _configurator(loginsite_settings(cfg, store))
+def _loginsite_app(
+    cfg: BenchConfig, store: str, *, cache: bool = True, access_log: bool | None = None
+) -> WSGIApp:
+    """``access_log`` not None: with the site's request tween and metrics
+    (``loginsite.operations``), the access log on or off."""
+    settings = loginsite_settings(cfg, store)
+    if access_log is not None:
+        settings["loginsite.access_log"] = str(access_log).lower()
+    config = _configurator(settings)
     config.include("loginsite.session")
+    if access_log is not None:
+        from pyramid.tweens import INGRESS
+
+        from loginsite.operations.metrics import METRICS_KEY, SiteMetrics
+        from loginsite.revocation import get_revocation_store
+
+        config.registry[METRICS_KEY] = SiteMetrics(get_revocation_store(config.registry))
+        config.add_tween("loginsite.operations.request_log.request_tween_factory", under=INGRESS)
     config.add_route("revoke", "/revoke")
     config.add_view(_revoke, route_name="revoke")
     app = config.make_wsgi_app()
@@ -181,6 +196,42 @@ def loginsite_redis_app(cfg: BenchConfig) -> WSGIApp:
 
 def loginsite_nocache_app(cfg: BenchConfig) -> WSGIApp:
     return _loginsite_app(cfg, "memory", cache=False)
+
+
+# 2b. loginsite with the site's request tween (loginsite.operations): metrics on, then the
+# access log too, written as production.ini writes it (JSON lines) to /dev/null.
+
+
+def _access_log_to_devnull() -> None:
+    import logging
+    import os
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from loginsite.operations.logs import RequestIdStreamHandler
+
+    logger = logging.getLogger("loginsite.access")
+    if logger.handlers:
+        return
+    handler = RequestIdStreamHandler(open(os.devnull, "w"))  # noqa: SIM115 (lives with the process)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(threadName)s",
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+        )
+    )
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def loginsite_metrics_app(cfg: BenchConfig) -> WSGIApp:
+    return _loginsite_app(cfg, "memory", access_log=False)
+
+
+def loginsite_access_log_app(cfg: BenchConfig) -> WSGIApp:
+    _access_log_to_devnull()
+    return _loginsite_app(cfg, "memory", access_log=True)
 
 
 # 3. Pyramid's AuthTktCookieHelper in a minimal policy.
@@ -361,8 +412,32 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
+#: The site's request tween with metrics, then with the access log too: timed in-process only
+#: (``python -m benchmarks.run --inprocess-only``), against ``bare`` and ``loginsite_memory``.
+OPERATIONS_VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant(
+            "loginsite_metrics",
+            "loginsite `memory`, metrics on (request tween, Prometheus series)",
+            loginsite_metrics_app,
+            revocable=True,
+        ),
+        Variant(
+            "loginsite_access_log",
+            "loginsite `memory`, metrics and the JSON access log (to /dev/null)",
+            loginsite_access_log_app,
+            revocable=True,
+        ),
+    )
+}
+
+#: Every variant by name, whichever run times it.
+ALL_VARIANTS: dict[str, Variant] = {**VARIANTS, **OPERATIONS_VARIANTS}
+
+
 def build(name: str, cfg: BenchConfig) -> WSGIApp:
-    return VARIANTS[name].build(cfg)
+    return ALL_VARIANTS[name].build(cfg)
 
 
 def tamper(value: str) -> str:

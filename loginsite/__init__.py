@@ -13,12 +13,14 @@ def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
     """The WSGI app ``pserve`` serves; each include is one part of the site."""
     with Configurator(settings=settings) as config:
         config.include("loginsite.settings")  # parse and validate every setting, once
+        config.include("loginsite.operations")  # health, metrics, production risk warnings
         config.include("loginsite.web")  # templates, static files, headers, CSRF, error pages
         config.include("loginsite.session")  # the JWT-cookie security policy + revocation list
         config.include("loginsite.resources")  # the traversal tree and its ACLs
         config.include("loginsite.auth")  # /auth/login, /auth/callback, /auth/logout
         config.include("loginsite.security_events")  # POST /api/security-events (login.gov SETs)
         config.include("loginsite.account")  # home, account and identity-verified pages
+        config.include("loginsite.operations.request_log")  # last: the outermost tween
     return config.make_wsgi_app()
 
 

@@ -169,6 +169,17 @@ class SecurityEventSettings:
 
 
 @dataclass(frozen=True)
+class OperationsSettings:
+    """Running the site: metrics, the access log, and risks a deployment has accepted."""
+
+    #: (host, port) of the Prometheus listener, or None: no metrics are collected at all.
+    metrics_listen: tuple[str, int] | None = None
+    access_log: bool = True
+    #: ``loginsite.revocation.accept_unshared``: production may run the memory or none store.
+    accept_unshared_revocation: bool = False
+
+
+@dataclass(frozen=True)
 class AppSettings:
     environment: Literal["development", "production"]
     public_url: str
@@ -178,6 +189,7 @@ class AppSettings:
     idp: ClientConfig
     devidp: DevIdpSettings | None
     security_events: SecurityEventSettings = field(default_factory=SecurityEventSettings)
+    operations: OperationsSettings = field(default_factory=OperationsSettings)
 
     @property
     def security_events_url(self) -> str:
@@ -593,6 +605,27 @@ def security_event_settings(raw: RawSettings) -> SecurityEventSettings:
     return SecurityEventSettings(actions=actions)
 
 
+def parse_listen(name: str, value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9464`` for IPv6): where a separate listener binds (port 0: any
+    free port, which the start-up log line names)."""
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise SettingsError(
+            name, f"must be host:port (e.g. 127.0.0.1:9464), or empty for none, not {value!r}"
+        )
+    return host, int(port)
+
+
+def operations_settings(raw: RawSettings) -> OperationsSettings:
+    listen = raw.get("loginsite.metrics.listen")
+    return OperationsSettings(
+        metrics_listen=parse_listen("loginsite.metrics.listen", listen) if listen else None,
+        access_log=raw.boolean("loginsite.access_log", True),
+        accept_unshared_revocation=raw.boolean("loginsite.revocation.accept_unshared", False),
+    )
+
+
 @dataclass(frozen=True)
 class UnknownSetting:
     """A ``loginsite.*`` INI key or ``LOGINSITE_*`` variable that nothing reads: a typo, or
@@ -709,6 +742,7 @@ def parse_settings(
         )
     )
     security_events = part(lambda: security_event_settings(raw))
+    operations = part(lambda: operations_settings(raw))
     # A part that failed may have stopped before reading all its names: report unknown
     # names only where they cannot be that part's.
     failed = {_part_of(exc.setting) for exc in errors}
@@ -733,6 +767,7 @@ def parse_settings(
         or revocation is None
         or idp is None
         or security_events is None
+        or operations is None
     ):
         return ParsedSettings(None, tuple(errors), unknown, **parts)
     settings = AppSettings(
@@ -743,6 +778,7 @@ def parse_settings(
         idp=idp,
         devidp=devidp,
         security_events=security_events,
+        operations=operations,
     )
     return ParsedSettings(settings, (), unknown, **parts)
 

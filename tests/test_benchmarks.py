@@ -74,3 +74,18 @@ def test_revocation_smoke_run_measures_every_case_and_states_each_target(tmp_pat
     assert "simulated day" in section
     for target in ("RSS for the revocation list", "ready within", "no refusal", "p99"):
         assert target in section
+
+
+def test_inprocess_only_times_metrics_and_the_access_log() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--smoke", "--inprocess-only"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    out = completed.stdout
+    assert "loginsite `memory`, metrics on" in out
+    assert "loginsite with metrics on:" in out
+    assert "The access log (one JSON line per request):" in out

@@ -364,7 +364,11 @@ def test_insecure_cookies_in_production_fail(
 def test_good_production_settings_pass_the_production_check(
     settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = run(tmp_path, production(settings), capsys)
+    shared = {
+        "loginsite.revocation.store": "redis",
+        "loginsite.revocation.redis_url": "redis://127.0.0.1:6379/0",
+    }
+    code, out = run(tmp_path, production(settings, **shared), capsys)
     assert code == 1  # nothing listens at the issuer
     assert line(out, "production").startswith("OK")
     assert line(out, "discovery").startswith("FAIL")

@@ -34,6 +34,8 @@ from loginsite.oidc import (
     TransactionJar,
     sanitize_next,
 )
+from loginsite.operations.metrics import count_sign_in, count_sign_out
+from loginsite.operations.provider_timing import provider_session, provider_timer, timed_client
 from loginsite.resources import Auth
 from loginsite.revocation import (
     RevocationUnavailable,
@@ -58,7 +60,8 @@ class SignInFlow:
     def __init__(self, registry: Any) -> None:
         settings = get_app_settings(registry)
         self.settings = settings
-        self.client = OIDCClient(settings.idp)
+        timer = provider_timer(registry)  # None unless metrics are on
+        self.client = timed_client(OIDCClient(settings.idp, http=provider_session(timer)), timer)
         self.jar = TransactionJar(transaction_keys(settings.session), ttl=TRANSACTION_TTL)
         secure = settings.session.secure
         self.transactions = TransactionCookies(self.jar, secure=secure)
@@ -90,6 +93,7 @@ def _signed_session(request: Any) -> SessionToken | None:
 
 
 def _oidc_error_page(request: Any, exc: OIDCError, event: str) -> Any:
+    count_sign_in(request, "failure", type(exc).__name__)
     log.warning(
         "%s status=%s category=%s error=%s reason=%s request_id=%s",
         event,
@@ -139,6 +143,7 @@ def _repeated_parameters(request: Any) -> list[str]:
 def _refuse_repeated(request: Any, flow: SignInFlow, repeated: list[str]) -> Any:
     """Refuse before anything else, and burn every transaction the callback names."""
     taken = [flow.transactions.take(request, state)[2] for state in request.GET.getall("state")]
+    count_sign_in(request, "refused", "repeated_parameter")
     log.warning(
         "auth.callback_refused reason=repeated_parameter names=%s request_id=%s",
         ",".join(_LOG_UNSAFE.sub("?", name[:32]) for name in repeated[:8]),
@@ -190,6 +195,7 @@ def callback(context: Auth, request: Any) -> Any:
         )
     elif transaction is None:
         log.warning("auth.callback_refused reason=%s request_id=%s", reason, _request_id(request))
+        count_sign_in(request, "refused", reason)
         response = error_page(
             request,
             400,
@@ -216,6 +222,7 @@ def callback(context: Auth, request: Any) -> Any:
             if previous is not None:
                 _revoke_replaced(flow, request, previous)
             session = request.identity  # the session remember() just started
+            count_sign_in(request, "success")
             log.info(
                 "auth.signed_in sub=%s acr=%s session_id=%s request_id=%s",
                 signin.sub,
@@ -297,6 +304,7 @@ def logout(context: Auth, request: Any) -> Any:
     everywhere = request.POST.get("everywhere") == "1"
     session = _signed_session(request)
     outcome = _end_sessions(flow, request, session, everywhere)
+    count_sign_out(request, everywhere, outcome.name.lower())
     log.info(
         "auth.signed_out sub=%s everywhere=%s outcome=%s session_id=%s request_id=%s",
         "-" if session is None else session.sub,

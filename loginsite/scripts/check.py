@@ -28,6 +28,7 @@ from loginsite import credentials
 from loginsite.oidc import ClientConfig, OIDCError, ProviderMetadata, discovery_url
 from loginsite.oidc._http import get_json, guarded
 from loginsite.oidc.jwks import usable_signing_keys
+from loginsite.operations.production_checks import production_risks
 from loginsite.scripts.ini import ConfigFileError, load_ini
 from loginsite.settings import SECURITY_EVENTS_PATH, ParsedSettings, parse_settings
 
@@ -177,7 +178,9 @@ def check_production(parsed: ParsedSettings, report: Report) -> None:
             problems.append(f"loginsite.idp.issuer {parsed.idp.issuer} is not https")
         if parsed.idp.allow_http:
             problems.append("loginsite.idp.allow_http must be off")
-    if parsed.session is not None and not parsed.session.secure:
+    if parsed.settings is not None:
+        problems.extend(production_risks(parsed.settings))  # also a WARNING at start-up
+    elif parsed.session is not None and not parsed.session.secure:
         problems.append("loginsite.session.secure must be true (Secure, __Host- cookies)")
     if problems:
         report.fail("production", "; ".join(problems))

@@ -19,6 +19,7 @@ from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.interfaces import ISecurityPolicy
 from zope.interface import implementer
 
+from loginsite.operations.metrics import count_session_refusal
 from loginsite.session.cookie import SessionCookieHelper
 from loginsite.session.request_cache import EnvironRequestCache
 from loginsite.session.response_plan import NO_HEADERS, Headers, owe
@@ -180,6 +181,7 @@ class SessionSecurityPolicy:
 
 def _log_refusal(request: Request, reason: str, sub: str, level: int = logging.INFO) -> None:
     """Why a presented session was not accepted; never the token itself."""
+    count_session_refusal(request, reason)
     log.log(
         level,
         "session.refused reason=%s sub=%s request_id=%s",

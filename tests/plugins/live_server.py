@@ -24,8 +24,11 @@ class LiveServer:
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
-    def start(self, app: Callable) -> LiveServer:
-        self._server = waitress.create_server(app, sockets=[self._sock], threads=8, ident="test")
+    def start(self, app: Callable, **options: Any) -> LiveServer:
+        """``options``: more waitress settings (``trusted_proxy``, ...)."""
+        self._server = waitress.create_server(
+            app, sockets=[self._sock], threads=8, ident="test", **options
+        )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
         return self
