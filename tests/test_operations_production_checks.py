@@ -96,6 +96,24 @@ def test_redis_without_a_password_off_loopback_is_a_risk(
         assert "s3cret" not in found[0]
 
 
+def test_remote_sentinels_need_passwords(settings: dict[str, str]) -> None:
+    sentinels = {
+        "loginsite.revocation.redis_url": "",
+        "loginsite.revocation.sentinels": "10.0.0.7:26379 10.0.0.8:26379",
+        "loginsite.revocation.sentinel_master": "loginsite",
+    }
+    found = risks(production(settings, **sentinels))
+    assert len(found) == 2
+    assert "loginsite.revocation.sentinel_password" in found[0]
+    assert "loginsite.revocation.redis_password" in found[1]
+    with_passwords = {
+        **sentinels,
+        "loginsite.revocation.sentinel_password": "from-env-1",
+        "loginsite.revocation.redis_password": "from-env-2",
+    }
+    assert risks(production(settings, **with_passwords)) == []
+
+
 def test_development_has_no_production_risks(settings: dict[str, str]) -> None:
     assert (
         production_risks(app_settings({**settings, **{"loginsite.session.max_age": "999999"}}, {}))

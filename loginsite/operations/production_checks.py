@@ -35,7 +35,7 @@ def is_loopback(host: str | None) -> bool:
 
 def redis_risks(revocation: RevocationSettings) -> list[str]:
     problems = []
-    password = getattr(revocation, "redis_password", None)
+    password = revocation.redis_password
     url = revocation.redis_url
     if url is not None:
         parts = urlsplit(url)
@@ -46,9 +46,8 @@ def redis_risks(revocation: RevocationSettings) -> list[str]:
                 "password: set one in the URL (redis://:PASSWORD@host/0, from the "
                 "environment) or in loginsite.revocation.redis_password"
             )
-    sentinels = getattr(revocation, "sentinels", ())
-    remote = [host for host, _ in sentinels if not is_loopback(host)]
-    if remote and not getattr(revocation, "sentinel_password", None):
+    remote = [host for host, _ in revocation.sentinels if not is_loopback(host)]
+    if remote and not revocation.sentinel_password:
         problems.append(
             f"loginsite.revocation.sentinels ({', '.join(remote)}) have no "
             "loginsite.revocation.sentinel_password"
