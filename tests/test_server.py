@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,117 @@ def test_port_mismatch_only_in_development_on_loopback(settings: dict[str, str])
 
     elsewhere = app_settings({**settings, "loginsite.public_url": "http://dev.example:8080"})
     assert port_mismatch(elsewhere, {"listen": "0.0.0.0:6543"}) is None
+
+
+# -- the Expect: 100-continue limitation (README, Known limitations) -----------------------------
+
+_BODYLESS_EXPECT = [
+    b"GET / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n",
+]
+
+
+def _exchange(port: int, request: bytes, wait: float) -> bytes:
+    """Send ``request``; everything the server says within ``wait`` seconds (or until close)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(request)
+        data = b""
+        deadline = time.monotonic() + wait
+        while _final_status(data) is None and time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def _final_status(data: bytes) -> int | None:
+    """The status of the first answer that is not an interim ``100 Continue``."""
+    for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", data):
+        if status != b"100":
+            return int(status)
+    return None
+
+
+def _documented_haproxy_lines() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```haproxy\n", 1)[1].split("```", 1)[0]
+    return [line.strip() for line in block.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def waitress_site(live_server: Callable[[], object], make_app: Callable[..., object]) -> int:
+    server = live_server()
+    server.start(make_app(**{"loginsite.public_url": server.url}))
+    return server.port
+
+
+@pytest.mark.parametrize("request_bytes", _BODYLESS_EXPECT, ids=["GET", "POST with no body"])
+def test_waitress_still_hangs_on_a_bodyless_expect(
+    waitress_site: int, request_bytes: bytes
+) -> None:
+    """The limitation is real with the waitress we ship: 100 Continue, then nothing. If this
+    fails, a waitress release fixed it: drop the README's known limitation."""
+    answer = _exchange(waitress_site, request_bytes, wait=3)
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert _final_status(answer) is None
+
+
+@pytest.fixture
+def haproxy_in_front(waitress_site: int, tmp_path: Path) -> Iterator[int]:
+    """HAProxy with the README's two lines, in front of the app."""
+    if shutil.which("haproxy") is None:
+        pytest.fail("haproxy is missing: run scripts/install-system-deps (make test does)")
+    port = free_port()
+    config = tmp_path / "haproxy.cfg"
+    lines = "\n  ".join(_documented_haproxy_lines())
+    config.write_text(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n"
+        "  timeout server 10s\n"
+        f"frontend web\n  bind 127.0.0.1:{port}\n  {lines}\n  default_backend app\n"
+        f"backend app\n  server app 127.0.0.1:{waitress_site}\n"
+    )
+    process = subprocess.Popen(
+        ["haproxy", "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"haproxy did not start: {process.communicate()[1]}")
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("request_bytes", _BODYLESS_EXPECT, ids=["GET", "POST with no body"])
+def test_the_documented_haproxy_lines_absorb_it(
+    haproxy_in_front: int, request_bytes: bytes
+) -> None:
+    """Answered by the app at once (the POST is refused for its missing CSRF token: an answer)."""
+    answer = _exchange(haproxy_in_front, request_bytes, wait=5)
+    assert _final_status(answer) in (200, 400)
+    assert not answer.startswith(b"HTTP/1.1 100")  # no interim answer: nothing was announced
+
+
+def test_haproxy_still_relays_a_body_announced_with_expect(haproxy_in_front: int) -> None:
+    """What Expect is for still works: the client is told to go on, and the body arrives."""
+    form = b"x=1"
+    answer = _exchange(
+        haproxy_in_front,
+        b"POST / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: " + str(len(form)).encode() + b"\r\n\r\n" + form,
+        wait=5,
+    )
+    assert answer.startswith(b"HTTP/1.1 100 Continue")
+    assert _final_status(answer) == 400  # the app read the form: its CSRF check refused it
