@@ -10,6 +10,8 @@ import pytest
 import webtest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from tests.plugins.session_keys import SECRET_1, SECRET_2
 
@@ -20,6 +22,24 @@ pytest_plugins: list[str] = [
     "tests.plugins.browser",
     "tests.plugins.app_instances",
 ]
+
+# Property-based tests (tests/test_fuzz.py). ``ci``, the default: derandomized (the same draws
+# every run), a small budget, no example database written to the worktree. ``release``: a long
+# random campaign, run with ``--hypothesis-profile=release`` before a release.
+_SLOW_DRAWS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+hypothesis_settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=40,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=_SLOW_DRAWS,
+)
+hypothesis_settings.register_profile(
+    "release", max_examples=3000, deadline=None, suppress_health_check=_SLOW_DRAWS
+)
+hypothesis_settings.load_profile("ci")
 
 CLIENT_ID = "urn:gov:gsa:openidconnect.profiles:sp:sso:test:loginsite"
 
