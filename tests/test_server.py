@@ -48,7 +48,7 @@ def pserve(ini: Path, **env: str) -> subprocess.Popen[str]:
     )
 
 
-def finish(process: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str]:
     try:
         _, err = process.communicate(timeout=timeout)
     finally:
@@ -71,7 +71,7 @@ def served() -> Callable[..., subprocess.Popen[str]]:
         process.communicate()
 
 
-def wait_for(url: str, process: subprocess.Popen[str], timeout: float = 30) -> requests.Response:
+def wait_for(url: str, process: subprocess.Popen[str], timeout: float = 120) -> requests.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
