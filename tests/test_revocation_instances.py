@@ -165,6 +165,27 @@ def test_a_sign_in_replacing_a_session_during_an_outage_revokes_it(site: Site) -
     assert status(browser, second) == SIGNED_IN
 
 
+def test_a_sign_out_survives_its_instance_killed_before_redis_returns(site: Site) -> None:
+    first = site.instance("a", **{"loginsite.revocation.max_staleness": "2"})
+    second = site.instance("b", **{"loginsite.revocation.max_staleness": "2"})
+    browser = site.sign_in(site.browser(), first)
+    copied = cookie_of(browser)
+    form = sign_out_form(browser, first)
+
+    site.redis.stop()
+    page = site.sign_out(browser, form, via=first, back=first)
+    assert "You have signed out" in page
+    first.kill()  # SIGKILL, Redis still down: only the journal on disk knows of the sign-out
+    first.start()
+    assert status(site.holding(copied), first) != SIGNED_IN  # (never synced: it fails closed)
+
+    site.redis.start()  # the restarted instance replays its journal into Redis
+    assert wait_for(lambda: status(site.holding(copied), second) == ANONYMOUS), second.log_text()
+    assert wait_for(lambda: status(site.holding(copied), first) == ANONYMOUS), first.log_text()
+    late = site.instance("c")
+    assert wait_for(lambda: status(site.holding(copied), late) == ANONYMOUS), late.log_text()
+
+
 def test_redis_restarted_empty_loses_no_revocation(site: Site) -> None:
     first, second = site.instance("a"), site.instance("b")
     revoked = site.sign_in(site.browser(), first)
