@@ -7,8 +7,9 @@ an HTTP answer. The order matters:
 2. claim the ``jti`` in the shared store (``claim_once``, remembered until the SET's ``exp``),
    so a replay is refused by every instance, and two deliveries of one SET never both act;
 3. apply the configured action: ``end-sessions`` records a per-user not-before through the
-   revocation store, which is durable when it returns (shared store or local journal), so the
-   202 is only sent once the action cannot be lost; ``record`` only writes the audit line;
+   revocation store, which is durable when it returns (the redis store's sqlite journal, then
+   Redis), so the 202 is only sent once the action survives a Redis outage or a kill -9;
+   ``record`` only writes the audit line;
 4. one audit line on the ``loginsite.audit`` logger for every delivery (type, sub, jti, action,
    outcome), never the token or an email address.
 
