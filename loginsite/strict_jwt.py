@@ -26,12 +26,15 @@ KEY_POINTER_HEADERS = ("jwk", "jku", "x5u", "x5c")
 
 
 class RefusedToken(Exception):
-    """The token breaks a rule; ``rule`` is a short code, ``reason`` a loggable sentence."""
+    """The token breaks a rule; ``rule`` is a short code, ``reason`` a loggable sentence and
+    ``found`` what broke it (the ``alg`` or ``typ`` found, the key-pointer header's name, the
+    PyJWT error's name), printable ASCII, for callers that phrase their own reasons."""
 
-    def __init__(self, rule: str, reason: str) -> None:
+    def __init__(self, rule: str, reason: str, found: str = "") -> None:
         super().__init__(reason)
         self.rule = rule
         self.reason = reason
+        self.found = found
 
 
 def _printable(value: object, limit: int = 32) -> str:
@@ -48,21 +51,21 @@ def check_header(
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
-        raise RefusedToken(
-            "malformed", f"malformed token or header ({type(exc).__name__})"
-        ) from None
+        name = type(exc).__name__
+        raise RefusedToken("malformed", f"malformed token or header ({name})", name) from None
     alg = header.get("alg")
     if alg != algorithm:
-        raise RefusedToken("alg", f"wrong algorithm {_printable(alg)!r} (only {algorithm})")
-    if typ is not None and header.get("typ") != typ:
-        raise RefusedToken("typ", "wrong token type")
+        found = _printable(alg)
+        raise RefusedToken("alg", f"wrong algorithm {found!r} (only {algorithm})", found)
     for name in KEY_POINTER_HEADERS:
         if name in header:
             raise RefusedToken(
-                "key_pointer", f"carries a {name!r} header (keys never come from the token)"
+                "key_pointer", f"carries a {name!r} header (keys never come from the token)", name
             )
     if "crit" in header or "b64" in header:
         raise RefusedToken("crit", "unsupported critical header (crit or b64)")
+    if typ is not None and header.get("typ") != typ:
+        raise RefusedToken("typ", "wrong token type", _printable(header.get("typ"), 64))
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise RefusedToken("kid", "unknown key id (kid is not a string)")

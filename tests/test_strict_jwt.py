@@ -88,3 +88,17 @@ def test_the_key_lookup_may_raise_its_own_error() -> None:
 
     with pytest.raises(Mine):
         decode(token(), key_for=key_for)
+
+
+def test_the_refusal_names_what_broke_the_rule() -> None:
+    """Callers that phrase their own reasons (the SET verifier) get the offending value."""
+    none = b64({"alg": "none", "kid": "k1", "typ": "t+jwt"}) + "." + b64({"sub": "s"}) + "."
+    for value, found in [
+        (none, "none"),
+        (token(typ="JWT"), "JWT"),
+        (token(jku="https://evil.example/"), "jku"),
+        ("garbage", "DecodeError"),
+    ]:
+        with pytest.raises(RefusedToken) as caught:
+            decode(value)
+        assert caught.value.found == found

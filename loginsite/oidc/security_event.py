@@ -29,6 +29,8 @@ from typing import Any
 
 import jwt
 
+from loginsite.strict_jwt import RefusedToken, check_header
+
 from . import _http
 from .errors import InvalidIdToken
 from .jwks import ProviderKeys
@@ -92,7 +94,16 @@ DEFAULT_ACTIONS: Mapping[str, str] = {
     EVENT_TYPES["reproof-completed"]: RECORD,
 }
 
-_KEY_POINTER_HEADERS = ("jwk", "jku", "x5u", "x5c")
+# The RFC 8935 error and the description for each header rule of loginsite.strict_jwt.
+_HEADER_REFUSALS = {
+    "size": ("invalid_request", "the body is not a compact JWS"),
+    "malformed": ("invalid_request", "the JWT header is malformed ({})"),
+    "alg": ("invalid_key", "alg {!r} is not " + SET_ALGORITHM),
+    "key_pointer": ("invalid_key", "the header carries {!r}; keys come from the JWKS only"),
+    "crit": ("invalid_request", "critical header extensions are refused"),
+    "typ": ("invalid_request", "typ {!r} is not " + repr(SET_TYPE)),
+    "kid": ("invalid_key", "kid is not a string"),
+}
 # jti and sub end up in log lines and store keys: printable ASCII without spaces only.
 _TOKEN_TEXT = re.compile(r"^[\x21-\x7e]{1,256}$")
 _SHORT_NAMES = {uri: name for name, uri in EVENT_TYPES.items()}
@@ -165,34 +176,14 @@ class SecurityEventVerifier:
 
     def _header(self, token: str) -> dict[str, Any]:
         # Untrusted until the signature checks out: read only to refuse anything but RS256
-        # before any decoding, and to pick the key by kid.
+        # before any decoding, and to pick the key by kid (the rules: loginsite.strict_jwt).
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise SecurityEventError(
-                "invalid_request", f"the JWT header is malformed ({type(exc).__name__})"
-            ) from None
-        alg = header.get("alg")
-        if alg != SET_ALGORITHM:
-            raise SecurityEventError(
-                "invalid_key", f"alg {_http.safe_text(alg, 32)!r} is not {SET_ALGORITHM}"
+            return check_header(
+                token, algorithm=SET_ALGORITHM, typ=SET_TYPE, max_length=MAX_SET_LENGTH
             )
-        for name in _KEY_POINTER_HEADERS:
-            if name in header:
-                raise SecurityEventError(
-                    "invalid_key", f"the header carries {name!r}; keys come from the JWKS only"
-                )
-        if "crit" in header or "b64" in header:
-            raise SecurityEventError("invalid_request", "critical header extensions are refused")
-        typ = header.get("typ")
-        if typ != SET_TYPE:
-            raise SecurityEventError(
-                "invalid_request", f"typ {_http.safe_text(typ, 64)!r} is not {SET_TYPE!r}"
-            )
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise SecurityEventError("invalid_key", "kid is not a string")
-        return header
+        except RefusedToken as exc:
+            err, description = _HEADER_REFUSALS.get(exc.rule, ("invalid_request", "{}"))
+            raise SecurityEventError(err, description.format(exc.found or exc.reason)) from None
 
     def _claims(self, token: str, key: jwt.PyJWK, issuer: str) -> dict[str, Any]:
         try:
