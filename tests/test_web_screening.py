@@ -92,6 +92,16 @@ def test_unknown_methods_are_a_405_with_allow(
     assert_a_page_with_the_security_headers(response)
 
 
+def test_the_allowed_methods_still_answer(live_site, live_session_cookie: str) -> None:
+    assert raw_request(live_site("/"), "HEAD").status == 200
+    assert (
+        raw_request(live_site("/account"), "GET", headers={"Cookie": live_session_cookie}).status
+        == 200
+    )
+    # POST reaches the views (and their CSRF check), not the screening.
+    assert raw_request(live_site("/auth/logout"), "POST", body=b"").status == 400
+
+
 def test_trace_does_not_echo_the_request(live_site, live_session_cookie: str) -> None:
     response = raw_request(live_site("/"), "TRACE", headers={"Cookie": live_session_cookie})
     assert response.status == 405

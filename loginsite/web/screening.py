@@ -79,7 +79,7 @@ def method_not_allowed(request: Any) -> Any:
 
 
 def unreadable_form(request: Any, exc: Exception) -> Any:
-    _log_refusal(request, 400, f"unreadable form ({type(exc).__name__}: {str(exc)[:120]})")
+    _log_refusal(request, 400, f"unreadable form ({type(exc).__name__}: {str(exc)[:120]!r})")
     return error_page(
         request,
         400,
