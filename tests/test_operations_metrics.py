@@ -253,3 +253,33 @@ def test_a_busy_listen_address_is_a_clear_error(make_app: Callable[..., Any]) ->
 )
 def test_reasons_become_short_label_values(reason: str, label: str) -> None:
     assert reason_label(reason) == label
+
+
+def test_request_counts_from_many_threads_add_up() -> None:
+    """Each thread counts into its own tally; a scrape sums them, losing nothing."""
+    import threading
+
+    from loginsite.operations.metrics import RequestStats
+
+    stats = RequestStats(bounds=(0.01, 0.1))
+
+    def serve() -> None:
+        for i in range(1000):
+            stats.observe(200 if i % 2 else 503, 0.05)
+
+    threads = [threading.Thread(target=serve) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    families = {family.name: family for family in stats.collect()}
+    by_class = {
+        s.labels["status_class"]: s.value for s in families["loginsite_http_requests"].samples
+    }
+    assert by_class == {"1xx": 0, "2xx": 2000, "3xx": 0, "4xx": 0, "5xx": 2000}
+    buckets = {
+        s.labels["le"]: s.value
+        for s in families["loginsite_http_request_duration_seconds"].samples
+        if s.name.endswith("_bucket")
+    }
+    assert buckets == {"0.01": 0, "0.1": 4000, "+Inf": 4000}

@@ -1,21 +1,22 @@
-"""Log lines that carry their request's id, and the access log.
+"""Log lines that carry their request's id.
 
-The request tween (:mod:`.request_log`) puts the request being served in a context variable; the
-:class:`RequestIdFilter` copies its id onto every record logged while it is served, whoever logs
-it, so no call has to pass the id by hand. INI logging config (``logging.config.fileConfig``)
-cannot attach filters, so :class:`RequestIdStreamHandler` is a ``StreamHandler`` that carries the
-filter itself: ``production.ini`` and ``development.ini`` name it, and pserve needs nothing else.
-Records logged outside a request (start-up, background threads) get ``-``.
+Pyramid's router keeps the request being served in a thread local for the length of the request
+(``get_current_request``: set by Pyramid anyway, so no cost here); the :class:`RequestIdFilter`
+copies its id onto every record logged while it is served, whoever logs it, so no call has to
+pass the id by hand, and only a record that is actually emitted pays for the look-up.
+
+INI logging config (``logging.config.fileConfig``) cannot attach filters, so
+:class:`RequestIdStreamHandler` is a ``StreamHandler`` that carries the filter itself:
+``production.ini`` and ``development.ini`` name it, and pserve needs nothing else. Records
+logged outside a request (start-up, background threads) get ``-``.
 """
 
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
 from typing import Any
 
-#: The request this thread is serving, set by the request tween for the length of the request.
-current_request: ContextVar[Any] = ContextVar("loginsite_current_request", default=None)
+from pyramid.threadlocal import get_current_request
 
 
 def request_id_of(request: Any) -> str:
@@ -28,7 +29,7 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            request = current_request.get()
+            request = get_current_request()
             record.request_id = "-" if request is None else request_id_of(request)
         return True
 

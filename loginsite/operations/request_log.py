@@ -1,5 +1,4 @@
-"""The outermost tween: request metrics, one access-log line per request, and the request in
-context for :class:`~loginsite.operations.logs.RequestIdFilter`.
+"""The outermost tween: request metrics, and one access-log line per request.
 
 The access-log line (logger ``loginsite.access``, switched by ``loginsite.access_log``) holds the
 method, the path without its query string (the callback's carries the code and state), the
@@ -18,7 +17,6 @@ from typing import Any
 
 from pyramid.tweens import INGRESS
 
-from loginsite.operations.logs import current_request
 from loginsite.operations.metrics import METRICS_KEY, SiteMetrics
 from loginsite.settings import SETTINGS_KEY, RawSettings, operations_settings
 
@@ -39,10 +37,12 @@ def logged_path(environ: dict[str, Any]) -> str:
 
 
 def log_access(request: Any, status: int, seconds: float) -> None:
+    if not access_log.isEnabledFor(logging.INFO):  # nothing would be written
+        return
     environ = request.environ
     path = logged_path(environ)
     level = logging.DEBUG if path in HEALTH_PATHS else logging.INFO
-    if not access_log.isEnabledFor(level):
+    if level == logging.DEBUG and not access_log.isEnabledFor(level):
         return
     sub = getattr(environ.get(IDENTITY_KEY), "sub", None)
     method = environ.get("REQUEST_METHOD", "-")[:16]
@@ -78,7 +78,6 @@ def request_tween_factory(handler: Callable, registry: Any) -> Callable:
     clock = time.perf_counter
 
     def request_tween(request: Any) -> Any:
-        token = current_request.set(request)
         start = clock()
         status = 500  # what the client sees if something below raises past every view
         try:
@@ -91,7 +90,6 @@ def request_tween_factory(handler: Callable, registry: Any) -> Callable:
                 metrics.observe_request(status, seconds)
             if logging_on:
                 log_access(request, status, seconds)
-            current_request.reset(token)
 
     return request_tween
 
