@@ -151,6 +151,8 @@ def test_production_ini_loads_with_its_environment(
     monkeypatch.setenv("LOGINSITE_IDP_PRIVATE_KEY", client_key_file.read_text())
     monkeypatch.setenv("LOGINSITE_REVOCATION_REDIS_URL", redis_server.url)
     monkeypatch.setenv("LOGINSITE_REVOCATION_JOURNAL", str(tmp_path / "journal.sqlite3"))
+    # production.ini's metrics port (9464) may be taken by a parallel run: any free port.
+    monkeypatch.setenv("LOGINSITE_METRICS_LISTEN", "127.0.0.1:0")
     app = webtest.TestApp(get_app(str(ROOT / "production.ini"), "main"))
     response = app.get("/", extra_environ={"wsgi.url_scheme": "https"})
     assert response.status_int == 200
