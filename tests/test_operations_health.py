@@ -132,7 +132,7 @@ def test_readyz_follows_the_shared_store(
             "loginsite.revocation.store": "redis",
             "loginsite.revocation.redis_url": redis_server.url,
             "loginsite.revocation.redis_timeout": "0.2",
-            "loginsite.revocation.max_staleness": "1.5",
+            "loginsite.revocation.max_staleness": "3",
         }
     )
     client = browser(app)

@@ -133,8 +133,8 @@ def stop_redis_until_stale(site: Site, browser: SiteBrowser, *instances: AppInst
 
 
 def test_sign_out_during_an_outage_reaches_every_instance(site: Site) -> None:
-    first = site.instance("a", **{"loginsite.revocation.max_staleness": "2"})
-    second = site.instance("b", **{"loginsite.revocation.max_staleness": "2"})
+    first = site.instance("a", **{"loginsite.revocation.max_staleness": "4"})
+    second = site.instance("b", **{"loginsite.revocation.max_staleness": "4"})
     browser = site.sign_in(site.browser(), first)
     copied = cookie_of(browser)
     assert status(site.holding(copied), second) == SIGNED_IN
@@ -152,8 +152,8 @@ def test_sign_out_during_an_outage_reaches_every_instance(site: Site) -> None:
 
 
 def test_a_sign_in_replacing_a_session_during_an_outage_revokes_it(site: Site) -> None:
-    first = site.instance("a", **{"loginsite.revocation.max_staleness": "2"})
-    second = site.instance("b", **{"loginsite.revocation.max_staleness": "2"})
+    first = site.instance("a", **{"loginsite.revocation.max_staleness": "4"})
+    second = site.instance("b", **{"loginsite.revocation.max_staleness": "4"})
     browser = site.sign_in(site.browser(), first)
     copied = cookie_of(browser)
 
@@ -167,8 +167,8 @@ def test_a_sign_in_replacing_a_session_during_an_outage_revokes_it(site: Site) -
 
 
 def test_a_sign_out_survives_its_instance_killed_before_redis_returns(site: Site) -> None:
-    first = site.instance("a", **{"loginsite.revocation.max_staleness": "2"})
-    second = site.instance("b", **{"loginsite.revocation.max_staleness": "2"})
+    first = site.instance("a", **{"loginsite.revocation.max_staleness": "4"})
+    second = site.instance("b", **{"loginsite.revocation.max_staleness": "4"})
     browser = site.sign_in(site.browser(), first)
     copied = cookie_of(browser)
     form = sign_out_form(browser, first)
