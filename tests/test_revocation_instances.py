@@ -10,17 +10,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.plugins.app_instances import AppInstance, SiteBrowser, hidden_fields, logout_state
+from tests.plugins.app_instances import (
+    PUBLIC_URL,
+    AppInstance,
+    SiteBrowser,
+    hidden_fields,
+    logout_state,
+)
 from tests.plugins.oidc_provider import TestProvider
 
 pytestmark = pytest.mark.redis
 
-PUBLIC_URL = "https://app.example.test"  # the test provider's registered redirect URI's origin
 COOKIE = "loginsite"
 SIGNED_IN, ANONYMOUS, UNVERIFIABLE = 200, 303, 503
 #: Generous bounds for what happens in the background (propagation, resync), on 2 loaded cores.
@@ -102,26 +106,9 @@ def site(
     app_instances: Callable[..., AppInstance],
     test_provider: TestProvider,
     redis_server: Any,
-    session_keys: str,
-    tmp_path: Path,
+    shared_redis_settings: dict[str, str],
 ) -> Site:
-    key_file = tmp_path / "client.pem"
-    key_file.write_bytes(test_provider.client_private_key_pem)
-    settings = {
-        "loginsite.environment": "development",
-        "loginsite.public_url": PUBLIC_URL,
-        "loginsite.session.keys": session_keys,
-        "loginsite.session.secure": "false",
-        "loginsite.idp.issuer": test_provider.issuer,
-        "loginsite.idp.client_id": test_provider.client_id,
-        "loginsite.idp.private_key": str(key_file),
-        "loginsite.idp.allow_http": "true",
-        "loginsite.idp.timeout": "5",
-        "loginsite.revocation.store": "redis",
-        "loginsite.revocation.redis_url": redis_server.url,
-        "loginsite.revocation.redis_timeout": "0.5",
-        "loginsite.revocation.max_staleness": "30",
-    }
+    settings = shared_redis_settings
     return Site(test_provider, redis_server, app_instances, settings)
 
 

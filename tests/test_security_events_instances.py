@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +17,11 @@ import requests
 
 from loginsite.oidc.security_event import EVENT_TYPES
 from loginsite.settings import SECURITY_EVENTS_PATH
-from tests.plugins.app_instances import AppInstance, SiteBrowser
+from tests.plugins.app_instances import PUBLIC_URL, AppInstance, SiteBrowser
 from tests.plugins.oidc_provider import TestProvider
 
 pytestmark = pytest.mark.redis
 
-PUBLIC_URL = "https://app.example.test"  # the test provider's registered redirect URI's origin
 SIGNED_IN, ANONYMOUS = 200, 303
 #: Generous: propagation plus a resync after Redis returns, on 2 loaded cores.
 SETTLE = 30.0
@@ -73,29 +71,9 @@ def security_event(provider: TestProvider, event: str) -> str:
 
 @pytest.fixture
 def instances(
-    app_instances: Callable[..., AppInstance],
-    test_provider: TestProvider,
-    redis_server: Any,
-    session_keys: str,
-    tmp_path: Path,
+    app_instances: Callable[..., AppInstance], shared_redis_settings: dict[str, str]
 ) -> tuple[AppInstance, AppInstance]:
-    key_file = tmp_path / "client.pem"
-    key_file.write_bytes(test_provider.client_private_key_pem)
-    settings = {
-        "loginsite.environment": "development",
-        "loginsite.public_url": PUBLIC_URL,
-        "loginsite.session.keys": session_keys,
-        "loginsite.session.secure": "false",
-        "loginsite.idp.issuer": test_provider.issuer,
-        "loginsite.idp.client_id": test_provider.client_id,
-        "loginsite.idp.private_key": str(key_file),
-        "loginsite.idp.allow_http": "true",
-        "loginsite.idp.timeout": "5",
-        "loginsite.revocation.store": "redis",
-        "loginsite.revocation.redis_url": redis_server.url,
-        "loginsite.revocation.redis_timeout": "0.5",
-        "loginsite.revocation.max_staleness": "60",
-    }
+    settings = {**shared_redis_settings, "loginsite.revocation.max_staleness": "60"}
     return app_instances("first", settings), app_instances("second", settings)
 
 
