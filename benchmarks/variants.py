@@ -44,12 +44,13 @@ class BenchConfig:
     """What every variant's app is built from; JSON-able, so a server subprocess gets the same."""
 
     #: Two keys named as ``loginsite-keygen`` names them (the kid is in every cookie): today's
-    #: signs, one from 90 days ago still verifies.
+    #: signs, one from 90 days ago is verify-only.
     session_keys: str = field(
         default_factory=lambda: " ".join(
             (
                 new_session_key_entry(),
-                new_session_key_entry(datetime.date.today() - datetime.timedelta(days=90)),
+                new_session_key_entry(datetime.date.today() - datetime.timedelta(days=90))
+                + ":verify",
             )
         )
     )

@@ -15,7 +15,7 @@ import difflib
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -77,13 +77,39 @@ def env_var_name(setting: str) -> str:
     return setting.upper().replace(".", "_")
 
 
+#: The one state a key ring entry can name after its secret: ``KID:SECRET:verify``.
+VERIFY_ONLY = "verify"
+
+
 @dataclass(frozen=True)
 class SessionKey:
+    """One entry of the session key ring: it signs, or (``verify_only``) it only verifies.
+
+    A verify-only key is how a rolling deploy rotates keys without signing anyone out: the new
+    key is first deployed everywhere as verify-only, then promoted to signing while the old key
+    becomes verify-only, then the old key is retired (README "Key rotation").
+    """
+
     kid: str
     secret: bytes
+    verify_only: bool = False
 
     def __repr__(self) -> str:  # never print the secret
-        return f"SessionKey(kid={self.kid!r})"
+        state = ", verify_only=True" if self.verify_only else ""
+        return f"SessionKey(kid={self.kid!r}{state})"
+
+
+def signing_key_of(keys: Sequence[SessionKey]) -> SessionKey:
+    """The one key of a ring that signs; ValueError unless exactly one key does.
+
+    Everything signed with the session key ring (session tokens, sign-in transaction cookies,
+    sign-out receipts, revocation entries) signs with this key and verifies with all of them.
+    """
+    signing = [key for key in keys if not key.verify_only]
+    if len(signing) != 1:
+        kids = ", ".join(key.kid for key in signing) or "none"
+        raise ValueError(f"a session key ring needs exactly one signing key, not: {kids}")
+    return signing[0]
 
 
 def cookie_name_on_wire(name: str, *, secure: bool) -> str:
@@ -94,15 +120,23 @@ def cookie_name_on_wire(name: str, *, secure: bool) -> str:
 
 @dataclass(frozen=True)
 class SessionSettings:
+    #: The key ring in the order configured: exactly one key signs, every key verifies.
     keys: tuple[SessionKey, ...]
     idle_timeout: int = 900
     max_age: int = 43200
     cookie_name: str = "loginsite"
     secure: bool = True
 
+    def __post_init__(self) -> None:
+        signing_key_of(self.keys)  # raises unless exactly one key signs
+
     @property
     def signing_key(self) -> SessionKey:
-        return self.keys[0]
+        return signing_key_of(self.keys)
+
+    @property
+    def verify_only_keys(self) -> tuple[SessionKey, ...]:
+        return tuple(key for key in self.keys if key.verify_only)
 
     @property
     def cookie_name_on_wire(self) -> str:
@@ -289,15 +323,28 @@ def _looks_like_placeholder(secret_text: str) -> bool:
 
 
 def parse_session_keys(name: str, text: str) -> tuple[SessionKey, ...]:
-    """Parse ``KID:SECRET`` entries; the first one signs, all of them verify."""
+    """Parse whitespace-separated ``KID:SECRET`` (signs) and ``KID:SECRET:verify`` (verify-only)
+    entries: exactly one entry signs, every entry verifies.
+
+    Exactly one, not "the first": during a rotation, a new key added without ``:verify`` would
+    start signing on that instance while instances not yet deployed cannot verify it, and their
+    users would be signed out. So two signing keys are an error, not a precedence rule.
+    """
     keys: list[SessionKey] = []
     for entry in text.split():
-        kid, sep, secret_text = entry.partition(":")
+        kid, sep, rest = entry.partition(":")
+        secret_text, _, state = rest.partition(":")
         if not sep or not _KID_RE.match(kid):
             raise SettingsError(
                 name,
-                "expected whitespace-separated KID:SECRET entries, KID of letters, digits, "
-                "'.', '_' or '-' (up to 32)",
+                "expected whitespace-separated KID:SECRET entries (KID:SECRET:verify for a "
+                "verify-only key), KID of letters, digits, '.', '_' or '-' (up to 32)",
+            )
+        if state not in ("", VERIFY_ONLY) or rest.endswith(":"):
+            raise SettingsError(
+                name,
+                f"key {kid!r} ends in {':' + state!r}: the only state an entry can name is "
+                f"':{VERIFY_ONLY}' (KID:SECRET:{VERIFY_ONLY}, a key that verifies but never signs)",
             )
         if any(k.kid == kid for k in keys):
             raise SettingsError(name, f"key id {kid!r} appears twice")
@@ -305,6 +352,7 @@ def parse_session_keys(name: str, text: str) -> tuple[SessionKey, ...]:
             raise SettingsError(
                 name,
                 f"key {kid!r} looks like a placeholder; generate one with "
+                "`loginsite-keygen --session-key` or "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
             )
         try:
@@ -317,9 +365,24 @@ def parse_session_keys(name: str, text: str) -> tuple[SessionKey, ...]:
                 f"key {kid!r} has {len(secret)} bytes; at least {MIN_SESSION_KEY_BYTES} "
                 "random bytes are required (secrets.token_urlsafe(32))",
             )
-        keys.append(SessionKey(kid, secret))
+        keys.append(SessionKey(kid, secret, verify_only=state == VERIFY_ONLY))
     if not keys:
         raise SettingsError(name, "holds no key")
+    signing = [key.kid for key in keys if not key.verify_only]
+    if not signing:
+        raise SettingsError(
+            name,
+            f"has no signing key: every entry is verify-only (:{VERIFY_ONLY}); exactly one "
+            f"entry must sign, written KID:SECRET without :{VERIFY_ONLY}",
+        )
+    if len(signing) > 1:
+        others = " ".join(f"{kid}:SECRET:{VERIFY_ONLY}" for kid in signing[1:])
+        raise SettingsError(
+            name,
+            f"has {len(signing)} signing keys ({', '.join(signing)}): exactly one entry signs, "
+            f"the others must be marked verify-only, e.g. {signing[0]}:SECRET {others} "
+            "(see the README's Key rotation)",
+        )
     return tuple(keys)
 
 

@@ -64,7 +64,7 @@ def client_key_file(client_private_key: rsa.RSAPrivateKey, tmp_path_factory: Any
 
 @pytest.fixture(scope="session")
 def session_keys() -> str:
-    return f"k2:{SECRET_1} k1:{SECRET_2}"
+    return f"k2:{SECRET_1} k1:{SECRET_2}:verify"
 
 
 @pytest.fixture

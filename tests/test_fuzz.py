@@ -151,7 +151,7 @@ def site(client_key_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         **{
             "loginsite.environment": "development",
             "loginsite.public_url": server.url,
-            "loginsite.session.keys": f"k2:{SECRET_1} k1:{SECRET_2}",
+            "loginsite.session.keys": f"k2:{SECRET_1} k1:{SECRET_2}:verify",
             "loginsite.session.secure": "false",
             "loginsite.revocation.store": "memory",
             "loginsite.idp.client_id": CLIENT_ID,

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -231,6 +232,25 @@ def test_garbage_in_the_stream_is_skipped_and_never_breaks_the_sync(
     assert not two.is_revoked("forged", "alice", 0)
     assert not two.is_revoked("x", "alice", 0)
     client.close()
+
+
+def test_entries_follow_the_key_ring_through_a_rotation(key_prefix: str) -> None:
+    """Stage 1 (old signs, new verify-only) and stage 2 (new signs, old verify-only) read each
+    other's entries; stage 3 (new only) no longer reads entries MAC'd with the old key."""
+    old, new = key(SECRET_1, "old"), key(SECRET_2, "new")
+    stage_1 = EntryCodec((old, replace(new, verify_only=True)), key_prefix)
+    stage_2 = EntryCodec((replace(old, verify_only=True), new), key_prefix)  # signer listed 2nd
+    stage_3 = EntryCodec((new,), key_prefix)
+    entry = StoredEntry("jti", "jti-1", not_before=later(), expires_at=later())
+    from_1, from_2 = stage_1.encode(entry), stage_2.encode(entry)
+    assert from_1.startswith(b"old ")
+    assert from_2.startswith(b"new ")
+    assert stage_2.decode(from_1) == entry
+    assert stage_1.decode(from_2) == entry
+    assert stage_3.decode(from_2) == entry
+    assert stage_3.decode(from_1) is None  # why the old key stays verify-only long enough
+    with pytest.raises(ValueError, match="exactly one signing key"):
+        EntryCodec((replace(old, verify_only=True),), key_prefix)
 
 
 def test_an_entry_forged_without_the_key_ring_is_ignored_and_never_written_back(

@@ -18,6 +18,7 @@ from loginsite import credentials
 from loginsite.scripts import check
 from loginsite.settings import app_settings
 from tests.plugins.live_server import LiveServer
+from tests.plugins.session_keys import SECRET_1, SECRET_3
 
 
 @pytest.fixture(autouse=True)
@@ -147,8 +148,49 @@ def test_passes_against_the_development_provider(
     assert line(out, "jwks").startswith("OK")
     assert line(out, "certificate").startswith("OK")
     assert line(out, "session keys").startswith("OK  ")
-    assert "kid k2, k1; signing with k2" in out
+    assert "2 key(s): k2 signs; verify-only: k1; retire a key no sooner than 905 s" in out
     assert out.strip().endswith("ready")
+
+
+@pytest.mark.parametrize(
+    ("ring", "changes", "shown"),
+    [
+        # Stage 1 of a rotation: the old key signs, the new one is deployed as verify-only.
+        ("old:{s1} new:{s3}:verify", {}, "old signs; verify-only: new; "),
+        # Stage 2, with the redis store: its entries live idle_timeout + max_staleness + skew.
+        (
+            "old:{s1}:verify new:{s3}",
+            {"loginsite.revocation.store": "redis", "loginsite.revocation.redis_url": "redis://x"},
+            "new signs; verify-only: old; retire a key no sooner than 935 s",
+        ),
+        # A short idle timeout: sign-ins in flight (10 minutes) set the wait.
+        ("new:{s3}", {"loginsite.session.idle_timeout": "60"}, "no sooner than 605 s"),
+    ],
+)
+def test_the_session_key_ring_is_shown(
+    fake_settings: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    ring: str,
+    changes: dict[str, str],
+    shown: str,
+) -> None:
+    keys = ring.format(s1=SECRET_1, s3=SECRET_3)
+    _, out = run(tmp_path, {**fake_settings, "loginsite.session.keys": keys, **changes}, capsys)
+    assert line(out, "session keys").startswith("OK  ")
+    assert shown in line(out, "session keys")
+    assert SECRET_1 not in out
+    assert SECRET_3 not in out
+
+
+def test_a_ring_without_a_signing_key_fails_the_check(
+    fake_settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = f"old:{SECRET_1}:verify new:{SECRET_3}:verify"
+    code, out = run(tmp_path, {**fake_settings, "loginsite.session.keys": keys}, capsys)
+    assert code == 1
+    assert "loginsite.session.keys (or env LOGINSITE_SESSION_KEYS): has no signing key" in out
+    assert line(out, "session keys").startswith("SKIP")
 
 
 def test_settings_errors_are_reported(

@@ -133,3 +133,33 @@ def test_keygen_accepts_http_only_for_development(
     assert "redirect URI:              http://localhost:6543/auth/callback" in (
         capsys.readouterr().out
     )
+
+
+def test_session_key_only_prints_a_new_entry_for_a_rotation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    entries = []
+    for _ in range(2):
+        assert keygen.main(["--session-key"]) == 0
+        entries.append(capsys.readouterr().out.strip())
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert entries[0] != entries[1]
+    (key,) = parse_session_keys("x", entries[0])
+    assert re.fullmatch(r"s\d{6}", key.kid)
+    assert len(key.secret) == 32
+    assert not key.verify_only
+    # As stage 1 of a rotation writes it: the current key signs, the new one only verifies.
+    old = f"old:{entries[1].partition(':')[2]}"
+    ring = parse_session_keys("x", f"{old} {entries[0]}:verify")
+    assert [(k.kid, k.verify_only) for k in ring] == [("old", False), (key.kid, True)]
+
+
+@pytest.mark.parametrize("extra", [["--out", "keys"], ["--public-url", "https://a.example.gov"]])
+def test_session_key_takes_no_file_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        keygen.main(["--session-key", *extra])
+    assert exit_info.value.code == 2
+    assert "--session-key" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from dataclasses import replace
 
 import pytest
 from pyramid.request import Request
@@ -34,7 +35,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def ring() -> list[SessionKey]:
-    return [SessionKey("new", secrets.token_bytes(32)), SessionKey("old", secrets.token_bytes(32))]
+    return [
+        SessionKey("new", secrets.token_bytes(32)),
+        SessionKey("old", secrets.token_bytes(32), verify_only=True),
+    ]
 
 
 def test_tampered_payload_with_the_cached_tokens_signature_is_refused(ring, clock) -> None:
@@ -65,7 +69,9 @@ def test_refused_tokens_are_never_cached(ring, clock) -> None:
 
 def test_key_removed_from_the_ring_after_its_token_was_cached(ring, clock) -> None:
     codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
-    old_codec = SessionCodec([ring[1]], idle_timeout=900, max_age=43200, clock=clock)
+    old_codec = SessionCodec(
+        [replace(ring[1], verify_only=False)], idle_timeout=900, max_age=43200, clock=clock
+    )
     value, _ = old_codec.mint("user-1", email=None, acr="a")
     assert codec.verify(value).kid == "old"
     assert value in codec._cache

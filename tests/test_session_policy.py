@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 
 import pytest
 import webtest
@@ -68,7 +69,10 @@ def clock() -> FakeClock:
 @pytest.fixture
 def session_settings() -> SessionSettings:
     return SessionSettings(
-        keys=(SessionKey("k2", secrets.token_bytes(32)), SessionKey("k1", secrets.token_bytes(32))),
+        keys=(
+            SessionKey("k2", secrets.token_bytes(32)),
+            SessionKey("k1", secrets.token_bytes(32), verify_only=True),
+        ),
         idle_timeout=900,
         max_age=43200,
         cookie_name="sess",
@@ -223,7 +227,8 @@ def test_forget_clears_the_cookie_and_cancels_a_planned_renewal(
 def test_rotation_reissues_an_old_key_token_under_the_current_key(
     session_settings: SessionSettings, clock: FakeClock
 ) -> None:
-    old_only = SessionSettings(**{**session_settings.__dict__, "keys": session_settings.keys[1:]})
+    old = replace(session_settings.keys[1], verify_only=False)  # where it still signs
+    old_only = replace(session_settings, keys=(old,))
     old_app = host_app(SessionSecurityPolicy(old_only, None, clock=clock))
     old_app.get("/sign-in")
     app = host_app(SessionSecurityPolicy(session_settings, None, clock=clock))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from dataclasses import replace
 
 import jwt
 import pytest
@@ -25,8 +26,13 @@ from tests.plugins.clock import FakeClock
 NOW = 1_790_000_000
 
 
-def key(kid: str) -> SessionKey:
-    return SessionKey(kid, secrets.token_bytes(32))
+def key(kid: str, *, verify_only: bool = False) -> SessionKey:
+    return SessionKey(kid, secrets.token_bytes(32), verify_only=verify_only)
+
+
+def signing(key: SessionKey) -> SessionKey:
+    """The same key as the one key of an instance that signs with it."""
+    return replace(key, verify_only=False)
 
 
 @pytest.fixture
@@ -36,7 +42,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def ring() -> list[SessionKey]:
-    return [key("new"), key("old")]
+    return [key("new"), key("old", verify_only=True)]
 
 
 @pytest.fixture
@@ -151,7 +157,7 @@ def test_absolute_deadline_even_with_a_fresh_idle_window(
 def test_token_from_an_older_key_verifies_and_is_moved_to_the_current_key(
     ring: list[SessionKey], clock: FakeClock
 ) -> None:
-    old_codec = SessionCodec([ring[1]], idle_timeout=900, max_age=43200, clock=clock)
+    old_codec = SessionCodec([signing(ring[1])], idle_timeout=900, max_age=43200, clock=clock)
     value, _ = old_codec.mint("user-1", email=None, acr="a")
     codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
     token = codec.verify(value)
@@ -162,9 +168,50 @@ def test_token_from_an_older_key_verifies_and_is_moved_to_the_current_key(
     assert jwt.get_unverified_header(renewed_value)["kid"] == "new"
 
 
+def test_the_one_signing_key_signs_wherever_the_ring_lists_it(clock: FakeClock) -> None:
+    old, new = key("old", verify_only=True), key("new")
+    codec = SessionCodec([old, new], idle_timeout=900, max_age=43200, clock=clock)
+    value, token = codec.mint("user-1", email=None, acr="a")
+    assert token.kid == "new"
+    assert jwt.get_unverified_header(value)["kid"] == "new"
+
+
+def test_sessions_cross_between_neighbouring_stages_of_a_rotation(clock: FakeClock) -> None:
+    old, new = key("old"), key("new")
+    stage = {
+        1: SessionCodec(
+            [old, replace(new, verify_only=True)], idle_timeout=900, max_age=43200, clock=clock
+        ),
+        2: SessionCodec(
+            [replace(old, verify_only=True), new], idle_timeout=900, max_age=43200, clock=clock
+        ),
+        3: SessionCodec([new], idle_timeout=900, max_age=43200, clock=clock),
+    }
+    on_1, _ = stage[1].mint("user-1", email=None, acr="a")
+    on_2, _ = stage[2].mint("user-2", email=None, acr="a")
+    assert stage[2].verify(on_1).sub == "user-1"
+    assert stage[1].verify(on_2).sub == "user-2"
+    assert stage[3].verify(on_2).sub == "user-2"
+    # Each stage moves a session onto the key it signs with as the session is used...
+    assert stage[2].needs_renewal(stage[2].verify(on_1))
+    renewed, _ = stage[2].renew(stage[2].verify(on_1))
+    assert stage[3].verify(renewed).sub == "user-1"
+    # ...and a session still under the retired key is refused.
+    with pytest.raises(InvalidSession, match="unknown key id"):
+        stage[3].verify(on_1)
+
+
+@pytest.mark.parametrize(
+    "keys", [[], [key("a", verify_only=True)], [key("a"), key("b")]], ids=["none", "no", "two"]
+)
+def test_a_codec_needs_exactly_one_signing_key(keys: list[SessionKey]) -> None:
+    with pytest.raises(ValueError, match="exactly one signing key"):
+        SessionCodec(keys, idle_timeout=900, max_age=43200)
+
+
 def test_key_removed_from_the_ring_fails(ring: list[SessionKey], clock: FakeClock) -> None:
     codec = SessionCodec(ring, idle_timeout=900, max_age=43200, clock=clock)
-    old_codec = SessionCodec([ring[1]], idle_timeout=900, max_age=43200, clock=clock)
+    old_codec = SessionCodec([signing(ring[1])], idle_timeout=900, max_age=43200, clock=clock)
     value, _ = old_codec.mint("user-1", email=None, acr="a")
     codec.verify(value)
     without_old = SessionCodec([ring[0]], idle_timeout=900, max_age=43200, clock=clock)

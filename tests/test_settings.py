@@ -10,6 +10,8 @@ import pytest
 from loginsite.oidc import ClientConfig
 from loginsite.settings import (
     ACR_VERIFIED,
+    SessionKey,
+    SessionSettings,
     SettingsError,
     app_settings,
     parse_session_keys,
@@ -291,9 +293,108 @@ def test_random_keys_with_words_in_mixed_case_are_accepted(secret: str) -> None:
 
 def test_parse_session_keys_keeps_order() -> None:
     a, b = SECRET_1, SECRET_48
-    keys = parse_session_keys("x", f"new:{a}\n  old:{b}")
+    keys = parse_session_keys("x", f"new:{a}\n  old:{b}:verify")
     assert [k.kid for k in keys] == ["new", "old"]
     assert len(keys[1].secret) == 48
+
+
+# -- the session key ring: one signing key, verify-only keys (key rotation) ----------------
+
+
+def test_a_verify_only_entry_verifies_and_the_unmarked_one_signs_wherever_it_is() -> None:
+    keys = parse_session_keys("x", f"new:{SECRET_1}:verify old:{SECRET_3}")
+    assert [(k.kid, k.verify_only) for k in keys] == [("new", True), ("old", False)]
+    session = SessionSettings(keys=keys)
+    assert session.signing_key.kid == "old"
+    assert [k.kid for k in session.verify_only_keys] == ["new"]
+    assert "verify_only=True" in repr(keys[0])
+    assert SECRET_1 not in repr(keys)
+
+
+@pytest.mark.parametrize(
+    ("stage", "ring", "signs", "verify_only"),
+    [
+        ("1: new key deployed as verify-only", "old:{s1} new:{s3}:verify", "old", ["new"]),
+        ("2: new key promoted", "old:{s1}:verify new:{s3}", "new", ["old"]),
+        ("3: old key retired", "new:{s3}", "new", []),
+    ],
+)
+def test_each_stage_of_a_rotation_from_the_environment(
+    settings: dict[str, str], stage: str, ring: str, signs: str, verify_only: list[str]
+) -> None:
+    value = ring.format(s1=SECRET_1, s3=SECRET_3)
+    parsed = app_settings(settings, environ={"LOGINSITE_SESSION_KEYS": value})
+    assert parsed.session.signing_key.kid == signs
+    assert [k.kid for k in parsed.session.verify_only_keys] == verify_only
+    # The revocation entries' MAC follows the same ring, verify-only keys included.
+    assert parsed.revocation.mac_keys == parsed.session.keys
+
+
+def test_a_verify_only_key_from_the_keys_file(settings: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_text(f"f2:{SECRET_4}\nf1:{KEY}:verify\n")
+    without = {k: v for k, v in settings.items() if k != "loginsite.session.keys"}
+    parsed = app_settings({**without, "loginsite.session.keys_file": str(path)}, environ={})
+    assert parsed.session.signing_key.kid == "f2"
+    assert [k.kid for k in parsed.session.verify_only_keys] == ["f1"]
+
+
+@pytest.mark.parametrize(
+    ("ring", "message"),
+    [
+        ("a:{s1}:verify", "no signing key: every entry is verify-only"),
+        ("a:{s1}:verify b:{s3}:verify", "no signing key"),
+        ("a:{s1} b:{s3}", r"2 signing keys \(a, b\).*a:SECRET b:SECRET:verify"),
+        ("a:{s1} b:{s3} c:{s4}:verify", "2 signing keys"),
+        ("a:{s1}:sign", "ends in ':sign'.*':verify'"),
+        ("a:{s1}:Verify", "ends in ':Verify'"),
+        ("a:{s1}:verify:again", "ends in ':verify:again'"),
+        ("a:{s1}:", "ends in ':'"),
+        ("a:{s1}::verify", "ends in"),
+        ("a:{s1} b:short:verify", "placeholder|bytes"),  # verify-only keys are held to the
+        ("a:{s1} b:{s16}:verify", "'b' has 16 bytes"),  # same strength rules as signing keys
+        ("a:{s1} b:{s1}:verify a:{s3}:verify", "'a' appears twice"),
+        ("a:{s1} b:verify", "placeholder"),  # KID:verify, the secret left out
+    ],
+)
+def test_key_ring_mistakes_name_the_setting_and_its_env_var(
+    settings: dict[str, str], ring: str, message: str
+) -> None:
+    value = ring.format(s1=SECRET_1, s3=SECRET_3, s4=SECRET_4, s16=SECRET_16)
+    for source in ("ini", "env"):
+        ini = {**settings, "loginsite.session.keys": value} if source == "ini" else settings
+        environ = {"LOGINSITE_SESSION_KEYS": value} if source == "env" else {}
+        with pytest.raises(SettingsError, match=message) as error:
+            app_settings(ini, environ=environ)
+        assert error.value.setting == "loginsite.session.keys"
+        assert str(error.value).startswith(
+            "loginsite.session.keys (or env LOGINSITE_SESSION_KEYS): "
+        )
+        assert SECRET_1 not in str(error.value)
+
+
+def test_a_keys_file_without_a_signing_key_names_keys_file(
+    settings: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "keys"
+    path.write_text(f"f1:{KEY}:verify\n")
+    without = {k: v for k, v in settings.items() if k != "loginsite.session.keys"}
+    with pytest.raises(SettingsError, match="no signing key") as error:
+        app_settings({**without, "loginsite.session.keys_file": str(path)}, environ={})
+    assert error.value.env_var == "LOGINSITE_SESSION_KEYS_FILE"
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        (),
+        (SessionKey("a", b"a" * 32, verify_only=True),),
+        (SessionKey("a", b"a" * 32), SessionKey("b", b"b" * 32)),
+    ],
+)
+def test_session_settings_need_exactly_one_signing_key(keys: tuple[SessionKey, ...]) -> None:
+    with pytest.raises(ValueError, match="exactly one signing key"):
+        SessionSettings(keys=keys)
 
 
 # -- loginsite.security_events.actions -------------------------------------------------------

@@ -13,16 +13,25 @@ from typing import Any
 from loginsite.oidc import LoginTransaction, TransactionJar
 from loginsite.session.cookie import cookie_value
 from loginsite.session.token import CLOCK_SKEW
-from loginsite.settings import SessionSettings, cookie_name_on_wire
+from loginsite.settings import SessionKey, SessionSettings, cookie_name_on_wire
 
 TRANSACTION_TTL = 600
 
 
+def signing_first(settings: SessionSettings) -> list[SessionKey]:
+    """The session key ring with its signing key first: the order the cookies' key lists take
+    (their first key signs, all verify), whatever order the ring was configured in."""
+    signing = settings.signing_key
+    return [signing, *(key for key in settings.keys if key is not signing)]
+
+
 def transaction_keys(settings: SessionSettings) -> list[tuple[str, bytes]]:
-    """Keys for the transaction cookie, derived so no secret serves two purposes."""
+    """Keys for the transaction cookie, derived so no secret serves two purposes; the first one
+    (from the ring's signing key) signs, the others (from verify-only keys) only verify, so a
+    sign-in begun on one instance completes on another at the next stage of a key rotation."""
     return [
         (key.kid, hmac.new(key.secret, b"loginsite login transaction", hashlib.sha256).digest())
-        for key in settings.keys
+        for key in signing_first(settings)
     ]
 
 
@@ -82,10 +91,11 @@ class SignOutOutcome(enum.Enum):
 
 
 def signout_keys(settings: SessionSettings) -> list[bytes]:
-    """Keys for the sign-out receipt, derived so no secret serves two purposes."""
+    """Keys for the sign-out receipt, derived so no secret serves two purposes; the first one
+    (from the ring's signing key) seals, every one opens."""
     return [
         hmac.new(key.secret, b"loginsite sign-out receipt", hashlib.sha256).digest()
-        for key in settings.keys
+        for key in signing_first(settings)
     ]
 
 

@@ -69,7 +69,7 @@ from loginsite.revocation.store import (
     RevocationStatus,
     RevocationUnavailable,
 )
-from loginsite.settings import RevocationSettings, SessionKey
+from loginsite.settings import RevocationSettings, SessionKey, signing_key_of
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,17 @@ class EntryCodec:
     <id>``, authenticated by a MAC keyed from the key ring (and the key prefix)."""
 
     def __init__(self, keys: Iterable[SessionKey], prefix: str) -> None:
-        # A key of its own for each session key and prefix (never the session key itself).
-        context = _MAC_CONTEXT + b" " + prefix.encode()
-        derived = {
-            k.kid.encode(): hmac.new(k.secret, context, hashlib.sha256).digest() for k in keys
-        }
-        if not derived:
+        ring = tuple(keys)
+        if not ring:
             raise ValueError("the redis revocation store needs the session key ring (mac_keys)")
-        self._keys = derived
-        self._kid = next(iter(derived))
+        # A key of its own for each session key and prefix (never the session key itself). The
+        # ring's signing key MACs new entries; every key, verify-only ones included, checks them,
+        # so instances at neighbouring stages of a key rotation read each other's entries.
+        context = _MAC_CONTEXT + b" " + prefix.encode()
+        self._keys = {
+            k.kid.encode(): hmac.new(k.secret, context, hashlib.sha256).digest() for k in ring
+        }
+        self._kid = signing_key_of(ring).kid.encode()
 
     @staticmethod
     def _mac(key: bytes, body: bytes) -> bytes:

@@ -25,12 +25,20 @@ import requests
 from cryptography import x509
 
 from loginsite import credentials
+from loginsite.auth.cookies import TRANSACTION_TTL
+from loginsite.auth.views import LOGOUT_STATE_TTL
 from loginsite.oidc import ClientConfig, OIDCError, ProviderMetadata, discovery_url
 from loginsite.oidc._http import get_json, guarded
 from loginsite.oidc.jwks import usable_signing_keys
 from loginsite.operations.production_checks import production_risks
+from loginsite.revocation.lifetime import EntryLifetime
 from loginsite.scripts.ini import ConfigFileError, load_ini
-from loginsite.settings import SECURITY_EVENTS_PATH, ParsedSettings, parse_settings
+from loginsite.settings import (
+    SECURITY_EVENTS_PATH,
+    AppSettings,
+    ParsedSettings,
+    parse_settings,
+)
 
 CERT_WARNING_DAYS = 30
 
@@ -68,11 +76,34 @@ def check_settings(parsed: ParsedSettings, report: Report) -> None:
     if session is None:
         report.skip("session keys", "needs valid loginsite.session.* settings")
         return
-    kids = ", ".join(key.kid for key in session.keys)
+    verify_only = ", ".join(key.kid for key in session.verify_only_keys) or "none"
+    retire = (
+        f"; retire a key no sooner than {key_retirement_wait(parsed.settings)} s after the last "
+        "instance stopped signing with it"
+        if parsed.settings is not None
+        else ""
+    )
     report.ok(
         "session keys",
-        f"{len(session.keys)} key(s), kid {kids}; signing with {session.signing_key.kid}",
+        f"{len(session.keys)} key(s): {session.signing_key.kid} signs; "
+        f"verify-only: {verify_only}{retire}",
     )
+
+
+def key_retirement_wait(settings: AppSettings) -> int:
+    """Seconds after which nothing signed with a key that no instance signs with any more can
+    still be accepted, so removing it from the ring signs no one out (README "Key rotation").
+
+    A session under an older key is renewed onto the signing key when next used, so it lives at
+    most ``idle_timeout`` after the last instance signing with that key stopped; a sign-in
+    transaction and a sign-out receipt live ``TRANSACTION_TTL`` and ``LOGOUT_STATE_TTL``; a Redis
+    revocation entry lives ``idle_timeout + max_staleness`` after it reached Redis. Each clock
+    may be ``clock_skew`` off.
+    """
+    revocation = settings.revocation
+    entries = EntryLifetime.for_settings(revocation, shared=revocation.store == "redis").seconds
+    flows = max(TRANSACTION_TTL, LOGOUT_STATE_TTL) + revocation.clock_skew
+    return max(entries, settings.session.idle_timeout + revocation.clock_skew, flows)
 
 
 def check_discovery(

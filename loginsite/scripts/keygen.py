@@ -7,7 +7,8 @@ Writes, into ``--out`` (default: the current folder):
   partner portal;
 * ``session-keys`` (0600): a fresh ``KID:SECRET`` session signing key.
 
-It never replaces an existing file.
+It never replaces an existing file. ``--session-key`` only prints a new session key entry, for
+a key rotation (README "Key rotation"), and writes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="loginsite-keygen",
         description="Create the client key, its certificate for login.gov and a session key.",
     )
-    parser.add_argument("--out", default=".", type=Path, help="folder to write to (default: .)")
+    parser.add_argument("--out", default=None, type=Path, help="folder to write to (default: .)")
+    parser.add_argument(
+        "--session-key",
+        action="store_true",
+        help="only print one new KID:SECRET session key entry on stdout, to rotate the session "
+        "key ring (see the README's Key rotation); writes no file",
+    )
     parser.add_argument(
         "--public-url",
         default=None,
@@ -47,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--days", default=365, type=int, help="certificate lifetime in days (default: 365)"
     )
     args = parser.parse_args(argv)
+    if args.session_key and (args.out is not None or args.public_url is not None):
+        parser.error("--session-key prints a session key only: it takes no --out or --public-url")
+    args.out = Path(".") if args.out is None else args.out
     if args.days < 1:
         parser.error("--days must be at least 1")
     if args.public_url is not None:
@@ -84,7 +94,8 @@ Next steps:
   3. Give the app its session key ring, either
        loginsite.session.keys_file = {out / SESSION_KEYS}   (or LOGINSITE_SESSION_KEYS_FILE), or
        LOGINSITE_SESSION_KEYS="$(cat {out / SESSION_KEYS})"
-     To rotate later, put a new entry FIRST and keep the old one until old sessions expire.
+     To rotate it later without signing anyone out, follow the README's Key rotation
+     (`loginsite-keygen --session-key` prints a new entry).
   4. Keep {key.name} and {SESSION_KEYS} secret: never commit them. Then run
        .venv/bin/loginsite-check CONFIG.ini   (sandbox.ini on a laptop, production.ini to deploy)
 """
@@ -92,6 +103,9 @@ Next steps:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.session_key:
+        print(credentials.new_session_key_entry())
+        return 0
     out: Path = args.out
     targets = [out / PRIVATE_KEY, out / CERTIFICATE, out / SESSION_KEYS]
     existing = [str(p) for p in targets if p.exists() or p.is_symlink()]

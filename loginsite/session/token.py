@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import jwt
 
-from loginsite.settings import ACR_AUTH_ONLY, ACR_VERIFIED, SessionKey
+from loginsite.settings import ACR_AUTH_ONLY, ACR_VERIFIED, SessionKey, signing_key_of
 from loginsite.strict_jwt import RefusedToken, decode_strict
 
 # Explicit typing (RFC 8725 3.11) in the style of RFC 9068's ``at+jwt``: short, and unlike any
@@ -137,7 +137,13 @@ class SessionToken:
 
 
 class SessionCodec:
-    """Mint and verify session tokens for one key ring and one pair of timeouts."""
+    """Mint and verify session tokens for one key ring and one pair of timeouts.
+
+    The ring's one signing key mints and renews; every key, verify-only ones included, verifies.
+    A session signed with another key of the ring is renewed onto the signing key when next used,
+    so once every instance signs with a new key, no token under the old one outlives the idle
+    timeout (README "Key rotation").
+    """
 
     def __init__(
         self,
@@ -148,9 +154,7 @@ class SessionCodec:
         clock: Callable[[], float] = time.time,
         cache_size: int = CACHE_SIZE,
     ) -> None:
-        if not keys:
-            raise ValueError("the session key ring is empty")
-        self._signing_key = keys[0]
+        self._signing_key = signing_key_of(keys)  # ValueError unless exactly one key signs
         self._keys = {key.kid: key.secret for key in keys}
         self.idle_timeout = idle_timeout
         self.max_age = max_age
