@@ -121,11 +121,14 @@ def decode_strict(
         raise RefusedToken("signature", "bad signature") from None
     except jwt.MissingRequiredClaimError as exc:
         claim = exc.claim
-        raise RefusedToken("missing", f"missing claim {claim} ('{claim}' is required)") from None
+        raise RefusedToken(
+            "missing", f"missing claim {claim} ('{claim}' is required)", claim
+        ) from None
     except jwt.InvalidAudienceError:
         raise RefusedToken("aud", "wrong audience") from None
     except jwt.InvalidIssuerError:
         raise RefusedToken("iss", "wrong issuer") from None
     except jwt.PyJWTError as exc:
-        raise RefusedToken("invalid", f"invalid token ({type(exc).__name__})") from None
+        name = type(exc).__name__
+        raise RefusedToken("invalid", f"invalid token ({name})", name) from None
     return header, claims

@@ -99,3 +99,47 @@ def test_a_verifier_needs_an_audience(test_provider: TestProvider) -> None:
     client = test_provider.client()
     with pytest.raises(ValueError, match="audience"):
         SecurityEventVerifier(metadata=client.metadata, keys=client.jwks, audiences=(), leeway=0)
+
+
+def _verifier_at(test_provider: TestProvider, now: float) -> SecurityEventVerifier:
+    client: OIDCClient = test_provider.client()
+    return SecurityEventVerifier(
+        metadata=client.metadata,
+        keys=client.jwks,
+        audiences=(AUDIENCE,),
+        leeway=30,
+        clock=lambda: now,
+    )
+
+
+def test_expiry_is_judged_by_the_verifiers_clock_not_the_wall_clock(
+    test_provider: TestProvider,
+) -> None:
+    iat = int(time.time())
+    valid_now = token(test_provider, iat=iat, exp=iat + 3600)
+    with pytest.raises(SecurityEventError) as caught:
+        _verifier_at(test_provider, iat + 3600 + 30).verify(valid_now)  # the leeway: 30 s
+    assert (caught.value.err, caught.value.description) == (
+        "invalid_request",
+        "the SET has expired (exp)",
+    )
+    assert _verifier_at(test_provider, iat + 3600 + 29).verify(valid_now).sub == SUB
+
+
+def test_a_not_before_in_the_future_is_refused(test_provider: TestProvider) -> None:
+    now = int(time.time())
+    early = token(test_provider, iat=now, nbf=now + 120)
+    with pytest.raises(SecurityEventError) as caught:
+        _verifier_at(test_provider, now).verify(early)
+    assert caught.value.description == "the SET is not valid yet (nbf)"
+    assert _verifier_at(test_provider, now + 121).verify(early).sub == SUB
+
+
+def test_a_bad_signature_is_authentication_failed(
+    verifier: SecurityEventVerifier, test_provider: TestProvider
+) -> None:
+    head, body, signature = token(test_provider).split(".")
+    forged = f"{head}.{body}.{signature[:-4]}AAAA"
+    with pytest.raises(SecurityEventError) as caught:
+        verifier.verify(forged)
+    assert caught.value.err == "authentication_failed"

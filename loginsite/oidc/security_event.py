@@ -27,9 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
-from loginsite.strict_jwt import RefusedToken, check_header
+from loginsite.strict_jwt import RefusedToken, decode_strict
 
 from . import _http
 from .errors import InvalidIdToken
@@ -94,8 +92,8 @@ DEFAULT_ACTIONS: Mapping[str, str] = {
     EVENT_TYPES["reproof-completed"]: RECORD,
 }
 
-# The RFC 8935 error and the description for each header rule of loginsite.strict_jwt.
-_HEADER_REFUSALS = {
+# The RFC 8935 error and the description for each rule of loginsite.strict_jwt.
+_REFUSALS = {
     "size": ("invalid_request", "the body is not a compact JWS"),
     "malformed": ("invalid_request", "the JWT header is malformed ({})"),
     "alg": ("invalid_key", "alg {!r} is not " + SET_ALGORITHM),
@@ -103,6 +101,8 @@ _HEADER_REFUSALS = {
     "crit": ("invalid_request", "critical header extensions are refused"),
     "typ": ("invalid_request", "typ {!r} is not " + repr(SET_TYPE)),
     "kid": ("invalid_key", "kid is not a string"),
+    "signature": ("authentication_failed", "the signature does not verify"),
+    "missing": ("invalid_request", "the {!r} claim is missing"),
 }
 # jti and sub end up in log lines and store keys: printable ASCII without spaces only.
 _TOKEN_TEXT = re.compile(r"^[\x21-\x7e]{1,256}$")
@@ -121,6 +121,11 @@ class SecurityEventError(Exception):
         super().__init__(f"{err}: {description}")
         self.err = err
         self.description = description
+
+
+def _refusal(exc: RefusedToken) -> SecurityEventError:
+    err, description = _REFUSALS.get(exc.rule, ("invalid_request", "the SET is invalid ({})"))
+    return SecurityEventError(err, description.format(exc.found or exc.reason))
 
 
 @dataclass(frozen=True)
@@ -164,73 +169,47 @@ class SecurityEventVerifier:
         """The verified event; SecurityEventError naming the rule, or OIDCError on key trouble."""
         if not token or len(token) > MAX_SET_LENGTH or token.count(".") != 2:
             raise SecurityEventError("invalid_request", "the body is not a compact JWS")
-        header = self._header(token)
-        metadata = self._metadata.get()
-        kid = header.get("kid")
+        claims = self._claims(token)
+        return self._event(claims, self._metadata.get().issuer)
+
+    def _signing_key(self, kid: str | None) -> Any:
         try:
-            key = self._keys.signing_key(metadata.jwks_uri, kid)
+            return self._keys.signing_key(self._metadata.get().jwks_uri, kid).key
         except InvalidIdToken as exc:
             raise SecurityEventError("invalid_key", exc.reason.replace("id_token", "SET")) from None
-        claims = self._claims(token, key, metadata.issuer)
-        return self._event(claims, metadata.issuer)
 
-    def _header(self, token: str) -> dict[str, Any]:
-        # Untrusted until the signature checks out: read only to refuse anything but RS256
-        # before any decoding, and to pick the key by kid (the rules: loginsite.strict_jwt).
+    def _claims(self, token: str) -> dict[str, Any]:
+        # The header rules (RFC 8725) and the signature: loginsite.strict_jwt, as for every
+        # token loginsite reads; the key is looked up (and discovery read) only once the
+        # header has passed. Times are checked below against this verifier's clock.
         try:
-            return check_header(
-                token, algorithm=SET_ALGORITHM, typ=SET_TYPE, max_length=MAX_SET_LENGTH
+            _, claims = decode_strict(
+                token,
+                algorithm=SET_ALGORITHM,
+                typ=SET_TYPE,
+                max_length=MAX_SET_LENGTH,
+                key_for=self._signing_key,
+                required=("iss", "aud", "iat", "exp", "jti", "events"),
             )
         except RefusedToken as exc:
-            err, description = _HEADER_REFUSALS.get(exc.rule, ("invalid_request", "{}"))
-            raise SecurityEventError(err, description.format(exc.found or exc.reason)) from None
-
-    def _claims(self, token: str, key: jwt.PyJWK, issuer: str) -> dict[str, Any]:
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key.key,
-                algorithms=[SET_ALGORITHM],
-                issuer=issuer,
-                leeway=self._leeway,
-                options={
-                    "verify_signature": True,
-                    "verify_exp": True,
-                    "verify_iat": True,
-                    "verify_nbf": True,
-                    "verify_iss": True,
-                    "verify_aud": False,  # checked below: our endpoint URL, exactly
-                    "verify_sub": False,  # a SET names its subject inside the event
-                    "enforce_minimum_key_length": True,
-                    "require": ["iss", "aud", "iat", "exp", "jti", "events"],
-                },
-            )
-        except jwt.InvalidSignatureError:
-            raise SecurityEventError(
-                "authentication_failed", "the signature does not verify"
-            ) from None
-        except jwt.ExpiredSignatureError:
-            raise SecurityEventError("invalid_request", "the SET has expired (exp)") from None
-        except jwt.ImmatureSignatureError as exc:
-            raise SecurityEventError(
-                "invalid_request", f"the SET is not valid yet ({exc})"
-            ) from None
-        except jwt.MissingRequiredClaimError as exc:
-            raise SecurityEventError(
-                "invalid_request", f"the {exc.claim!r} claim is missing"
-            ) from None
-        except jwt.InvalidIssuerError:
-            raise SecurityEventError("invalid_issuer", "iss is not the provider's issuer") from None
-        except jwt.PyJWTError as exc:
-            raise SecurityEventError(
-                "invalid_request", f"the SET is invalid ({type(exc).__name__})"
-            ) from None
+            raise _refusal(exc) from None
+        issuer = self._metadata.get().issuer
+        if claims["iss"] != issuer:
+            raise SecurityEventError("invalid_issuer", "iss is not the provider's issuer")
         for name in ("iat", "exp"):
             value = claims[name]
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise SecurityEventError("invalid_request", f"{name} is not a number")
-        if claims["iat"] > self._clock() + self._leeway:
+        now = self._clock()
+        if claims["exp"] <= now - self._leeway:
+            raise SecurityEventError("invalid_request", "the SET has expired (exp)")
+        if claims["iat"] > now + self._leeway:
             raise SecurityEventError("invalid_request", "iat is in the future")
+        nbf = claims.get("nbf")
+        if nbf is not None and (
+            not isinstance(nbf, int | float) or isinstance(nbf, bool) or nbf > now + self._leeway
+        ):
+            raise SecurityEventError("invalid_request", "the SET is not valid yet (nbf)")
         if claims["exp"] - claims["iat"] > MAX_SET_LIFETIME:
             raise SecurityEventError(
                 "invalid_request", f"exp is more than {MAX_SET_LIFETIME} seconds after iat"
