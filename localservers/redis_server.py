@@ -1,8 +1,9 @@
 """Throwaway ``redis-server`` and ``redis-sentinel`` processes on free loopback ports.
 
 Nothing is persisted: a restart comes back empty, like a Redis without persistence after a crash.
-A server may start as a replica of another; a Sentinel watches one master and fails over to a
-replica when it dies.
+A server may start as a replica of another, and may require a password; a Sentinel watches one
+master and fails over to a replica when it dies. The tests take free ports; ``make cluster``
+(``deploy/cluster.py``) passes fixed ones and passwords.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def free_port() -> int:
 
 class RedisServer:
     """``with RedisServer() as server: server.url``; ``stop()``/``start()`` restart it on the
-    same port, ``pause()``/``resume()`` freeze it with the connections left open."""
+    same port, ``pause()``/``resume()`` freeze it with the connections left open.
+    ``own_session``: out of the caller's process group, so a Ctrl-C reaches only the caller,
+    which stops it in its turn."""
 
     def __init__(
         self,
@@ -53,6 +56,9 @@ class RedisServer:
         workdir: Path | None = None,
         cpus: set[int] | None = None,
         replica_of: int | None = None,
+        port: int = 0,
+        password: str | None = None,
+        own_session: bool = False,
     ) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
@@ -63,10 +69,12 @@ class RedisServer:
         self._executable = executable
         self._cpus = cpus
         self._replica_of = replica_of
+        self._password = password
+        self._own_session = own_session
         self._own_workdir = workdir is None
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="loginsite-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
-        self.port = 0
+        self.port = port
 
     @property
     def url(self) -> str:
@@ -83,7 +91,11 @@ class RedisServer:
     def client(self) -> redis.Redis:
         """A plain client for looking at what Redis holds (strings, not bytes)."""
         return redis.Redis(
-            host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5
+            host="127.0.0.1",
+            port=self.port,
+            password=self._password,
+            decode_responses=True,
+            socket_timeout=5,
         )
 
     def start(self) -> RedisServer:
@@ -152,13 +164,25 @@ class RedisServer:
         }
         if self._replica_of is not None:
             options["replicaof"] = f"127.0.0.1 {self._replica_of}"
+        if self._password is not None:
+            # Every node may become the master or a replica after a failover: both settings.
+            options["requirepass"] = self._password
+            options["masterauth"] = self._password
         args = [arg for name, value in options.items() for arg in (f"--{name}", value)]
         with (self._workdir / "redis.log").open("ab") as log:
             self._process = subprocess.Popen(
-                [self._executable, *args], stdout=log, stderr=subprocess.STDOUT, cwd=self._workdir
+                [self._executable, *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self._workdir,
+                start_new_session=self._own_session,
             )
         probe = redis.Redis(
-            host="127.0.0.1", port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5
+            host="127.0.0.1",
+            port=self.port,
+            password=self._password,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
         )
         deadline = time.monotonic() + START_TIMEOUT
         try:
@@ -182,11 +206,22 @@ class RedisServer:
 
 
 class SentinelServer:
-    """One ``redis-sentinel`` watching ``master_port`` as ``name`` (quorum 1), quick to act:
-    a master that does not answer for ``down_after`` ms is failed over to a replica."""
+    """One ``redis-sentinel`` watching ``master_port`` as ``name``, quick to act: a master that
+    does not answer for ``down_after`` ms is failed over to a replica once ``quorum`` Sentinels
+    agree. ``master_password`` is the nodes' ``requirepass``; ``password`` this Sentinel's own."""
 
     def __init__(
-        self, *, workdir: Path, master_port: int, name: str = "loginsite", down_after: int = 500
+        self,
+        *,
+        workdir: Path,
+        master_port: int,
+        name: str = "loginsite",
+        down_after: int = 500,
+        quorum: int = 1,
+        port: int = 0,
+        master_password: str | None = None,
+        password: str | None = None,
+        own_session: bool = False,
     ) -> None:
         executable = shutil.which("redis-sentinel")
         if executable is None:
@@ -198,9 +233,14 @@ class SentinelServer:
         self._workdir = workdir
         self._master_port = master_port
         self._down_after = down_after
+        self._quorum = quorum
+        self._master_password = master_password
+        self._password = password
+        self._fixed_port = port
+        self._own_session = own_session
         self.name = name
         self._process: subprocess.Popen[bytes] | None = None
-        self.port = 0
+        self.port = port
 
     @property
     def address(self) -> str:
@@ -208,7 +248,11 @@ class SentinelServer:
 
     def client(self) -> redis.Redis:
         return redis.Redis(
-            host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5
+            host="127.0.0.1",
+            port=self.port,
+            password=self._password,
+            decode_responses=True,
+            socket_timeout=5,
         )
 
     def master_port(self) -> int:
@@ -217,27 +261,36 @@ class SentinelServer:
         return int(port)
 
     def start(self) -> SentinelServer:
-        for _attempt in range(5):
-            self.port = free_port()
+        for _attempt in range(1 if self._fixed_port else 5):
+            self.port = self._fixed_port or free_port()
             config = self._workdir / f"sentinel-{self.port}.conf"
-            config.write_text(
-                f"port {self.port}\n"
-                "bind 127.0.0.1\n"
-                f"dir {self._workdir}\n"
-                f"sentinel monitor {self.name} 127.0.0.1 {self._master_port} 1\n"
-                f"sentinel down-after-milliseconds {self.name} {self._down_after}\n"
-                f"sentinel failover-timeout {self.name} 2000\n"
-                f"sentinel parallel-syncs {self.name} 1\n"
-            )
+            lines = [
+                f"port {self.port}",
+                "bind 127.0.0.1",
+                f"dir {self._workdir}",
+                f"sentinel monitor {self.name} 127.0.0.1 {self._master_port} {self._quorum}",
+                f"sentinel down-after-milliseconds {self.name} {self._down_after}",
+                f"sentinel failover-timeout {self.name} 2000",
+                f"sentinel parallel-syncs {self.name} 1",
+            ]
+            if self._master_password is not None:
+                lines.append(f"sentinel auth-pass {self.name} {self._master_password}")
+            if self._password is not None:
+                # Sentinels also use it to authenticate to each other.
+                lines.append(f"requirepass {self._password}")
+            config.write_text("\n".join(lines) + "\n")
             with (self._workdir / "sentinel.log").open("ab") as log:
                 self._process = subprocess.Popen(
                     [self._executable, str(config)],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=self._workdir,
+                    start_new_session=self._own_session,
                 )
             deadline = time.monotonic() + START_TIMEOUT
-            probe = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5)
+            probe = redis.Redis(
+                host="127.0.0.1", port=self.port, password=self._password, socket_timeout=0.5
+            )
             try:
                 while time.monotonic() < deadline and self._process.poll() is None:
                     try:
