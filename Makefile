@@ -8,7 +8,7 @@ PYTHON ?= python3
 # issuer all follow it.
 PORT ?=
 
-.PHONY: run test lint format setup setup-test system-deps bench bench-smoke clean
+.PHONY: run test lint format setup setup-test system-deps bench bench-smoke cluster clean
 
 # Each target installs only the extras it needs: `make run` the app and its development
 # provider; `make test` and `make bench` add pytest, Playwright, ruff and the benchmark peers.
@@ -38,6 +38,11 @@ node_modules/axe-core/axe.min.js: package.json
 run: setup
 	$(BIN)/loginsite-devsetup development.ini
 	$(if $(PORT),LOGINSITE_PUBLIC_URL=http://localhost:$(PORT)) $(BIN)/pserve development.ini
+
+# `make cluster` (PORT=8443 by default: the https port): HAProxy terminating TLS, three loginsite
+# instances and Redis with Sentinel, in the foreground until Ctrl-C (deploy/cluster.py).
+cluster: setup system-deps
+	$(BIN)/python -m deploy.cluster $(if $(PORT),--port $(PORT))
 
 lint: setup-test
 	$(BIN)/ruff check .

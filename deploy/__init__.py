@@ -1,0 +1,1 @@
+"""The local cluster: `make cluster` (deploy/cluster.py) and its configuration files."""
