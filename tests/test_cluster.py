@@ -7,7 +7,9 @@ site while one instance is SIGKILLed and restarted with a large revocation list 
 not one request may fail or come back signed out, and the restarted instance may not see a
 single request before its ``/readyz`` answered 200.
 
-One test, because the cluster takes a while to start on a busy machine and every step needs it.
+One test, because the cluster takes a while to start on a busy machine and every step needs it;
+it also checks, through the load balancer, that sign-in works and that the instances see https
+(their Origin check runs on POSTs).
 """
 
 from __future__ import annotations
@@ -135,6 +137,30 @@ def sign_in(cluster: Cluster, email: str) -> tuple[requests.Session, str]:
     return site, parse_qs(urlsplit(callback).query)["code"][0]
 
 
+def check_the_origin_check_runs(cluster: Cluster, site: requests.Session) -> None:
+    """The instances see https through HAProxy's X-Forwarded-Proto (they trust it from the
+    load balancer only), so Pyramid checks the Origin of a POST: a sign-out form posted from
+    another origin is refused, the same form from the site goes through."""
+    form = site.get(cluster.public_url + "/auth/logout", allow_redirects=False)
+    assert form.status_code == 200, form.text
+    fields = hidden_fields(form, "csrf_token")
+    refused = site.post(
+        cluster.public_url + "/auth/logout",
+        data=fields,
+        headers={"Origin": "https://attacker.example"},
+        allow_redirects=False,
+    )
+    assert refused.status_code == 400, refused.text
+    signed_out = site.post(
+        cluster.public_url + "/auth/logout",
+        data=fields,
+        headers={"Origin": cluster.public_url},
+        allow_redirects=False,
+    )
+    assert signed_out.status_code == 303, signed_out.text
+    assert signed_out.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
 @dataclass
 class Load:
     """Threads requesting /account as signed-in users until stopped; every answer is checked."""
@@ -216,6 +242,7 @@ def revocation_entries(instance: Instance) -> float:
 def test_a_killed_instance_costs_no_request_and_gets_none_until_ready(cluster: Cluster) -> None:
     victim = cluster.instance("app2")
     signed_in = {email: sign_in(cluster, email) for email in USERS}
+    check_the_origin_check_runs(cluster, sign_in(cluster, USERS[0])[0])
     load = Load(cluster, {email: site for email, (site, _code) in signed_in.items()})
     load.start()
     try:
