@@ -58,6 +58,7 @@ test: setup-test system-deps node_modules/axe-core/axe.min.js lint
 bench: setup-test system-deps
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.revocation
+	$(BIN)/python -m benchmarks.instructions
 
 bench-smoke: setup-test system-deps
 	$(BIN)/python -m benchmarks.run --smoke

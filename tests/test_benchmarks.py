@@ -89,3 +89,29 @@ def test_inprocess_only_times_metrics_and_the_access_log() -> None:
     assert "loginsite `memory`, metrics on" in out
     assert "loginsite with metrics on:" in out
     assert "The access log (one JSON line per request):" in out
+
+
+def test_instruction_counts_are_read_against_the_reference_floor() -> None:
+    from benchmarks.instructions import Count, report
+
+    text = report(
+        [
+            Count("bare", 100_000),
+            Count("loginsite_memory", 125_000),
+            Count("loginsite_metrics", 160_000),
+            Count("loginsite_access_log", 300_000),
+        ]
+    )
+    assert "| loginsite_metrics | 160,000 | +60,000 | +60.0% | +5.2 |" in text
+    assert text.endswith("(target: within +5): not met.")
+    assert report([Count("bare", 100_000), Count("loginsite_metrics", 157_000)]).endswith(
+        "(target: within +5): met."
+    )
+
+
+@pytest.mark.parametrize("variant", ["bare", "loginsite_metrics"])
+def test_the_instruction_count_child_serves_steady_state_requests(variant: str) -> None:
+    # (not the access-log variant: it reroutes the loginsite.access logger for the process)
+    from benchmarks.instructions import child
+
+    child(variant, 10)  # its own checks: every answer a 200 (_start_response raises otherwise)
