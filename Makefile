@@ -8,7 +8,7 @@ PYTHON ?= python3
 # issuer all follow it.
 PORT ?=
 
-.PHONY: run test lint format setup setup-test system-deps bench bench-smoke cluster clean
+.PHONY: run test lint format setup setup-test system-deps bench bench-smoke cluster clean catalogs
 
 # Each target installs only the extras it needs: `make run` the app and its development
 # provider; `make test` and `make bench` add pytest, Playwright, ruff and the benchmark peers.
@@ -54,6 +54,16 @@ format: setup-test
 
 test: setup-test system-deps node_modules/axe-core/axe.min.js lint
 	$(BIN)/pytest -n 2 --cov --cov-report=term
+
+# The translation catalogs (README "Languages"): the strings of the sources into
+# loginsite.pot, new ones into each .po (to translate there), then each .po into the .mo the
+# app reads. Run it after changing a string, and again after translating.
+catalogs: setup-test
+	$(BIN)/pybabel extract -F babel.cfg -o loginsite/locale/loginsite.pot --project=loginsite \
+		--add-location=file --sort-output -c Translators: --no-wrap .
+	$(BIN)/pybabel update -i loginsite/locale/loginsite.pot -d loginsite/locale -D loginsite \
+		--ignore-obsolete --no-wrap
+	$(BIN)/pybabel compile -d loginsite/locale -D loginsite --statistics
 
 bench: setup-test system-deps
 	$(BIN)/python -m benchmarks.run

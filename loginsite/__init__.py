@@ -15,6 +15,7 @@ def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
         config.include("loginsite.settings")  # parse and validate every setting, once
         config.include("loginsite.operations")  # health, metrics, production risk warnings
         config.include("loginsite.web")  # templates, static files, headers, CSRF, error pages
+        config.include("loginsite.i18n")  # English and Spanish: catalogs, negotiator, switch
         config.include("loginsite.session")  # the JWT-cookie security policy + revocation list
         config.include("loginsite.resources")  # the traversal tree and its ACLs
         config.include("loginsite.auth")  # /auth/login, /auth/callback, /auth/logout

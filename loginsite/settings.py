@@ -213,6 +213,19 @@ class OperationsSettings:
     accept_unshared_revocation: bool = False
 
 
+#: The languages the pages are written in: English (the source) and each catalog in
+#: ``loginsite/locale`` (tests/test_i18n_catalog.py checks the two agree).
+LANGUAGES = ("en", "es")
+
+
+@dataclass(frozen=True)
+class LanguageSettings:
+    """Which languages the pages offer, and the one for a visitor who asks for none of them."""
+
+    available: tuple[str, ...] = LANGUAGES
+    default: str = "en"
+
+
 @dataclass(frozen=True)
 class AppSettings:
     environment: Literal["development", "production"]
@@ -224,6 +237,7 @@ class AppSettings:
     devidp: DevIdpSettings | None
     security_events: SecurityEventSettings = field(default_factory=SecurityEventSettings)
     operations: OperationsSettings = field(default_factory=OperationsSettings)
+    languages: LanguageSettings = field(default_factory=LanguageSettings)
 
     @property
     def security_events_url(self) -> str:
@@ -689,6 +703,27 @@ def operations_settings(raw: RawSettings) -> OperationsSettings:
     )
 
 
+def language_settings(raw: RawSettings) -> LanguageSettings:
+    """``loginsite.available_languages`` (each one must have a catalog) and
+    ``loginsite.default_locale_name`` (one of them)."""
+    text = raw.get("loginsite.available_languages")
+    available = tuple(dict.fromkeys(text.split())) if text else LANGUAGES
+    unknown = [code for code in available if code not in LANGUAGES]
+    if unknown:
+        raise SettingsError(
+            "loginsite.available_languages",
+            f"{', '.join(map(repr, unknown))}: no translation; use some of {' '.join(LANGUAGES)}",
+        )
+    default = raw.get("loginsite.default_locale_name") or available[0]
+    if default not in available:
+        raise SettingsError(
+            "loginsite.default_locale_name",
+            f"must be one of loginsite.available_languages ({' '.join(available)}), "
+            f"not {default!r}",
+        )
+    return LanguageSettings(available=available, default=default)
+
+
 @dataclass(frozen=True)
 class UnknownSetting:
     """A ``loginsite.*`` INI key or ``LOGINSITE_*`` variable that nothing reads: a typo, or
@@ -806,6 +841,7 @@ def parse_settings(
     )
     security_events = part(lambda: security_event_settings(raw))
     operations = part(lambda: operations_settings(raw))
+    languages = part(lambda: language_settings(raw))
     # A part that failed may have stopped before reading all its names: report unknown
     # names only where they cannot be that part's.
     failed = {_part_of(exc.setting) for exc in errors}
@@ -831,6 +867,7 @@ def parse_settings(
         or idp is None
         or security_events is None
         or operations is None
+        or languages is None
     ):
         return ParsedSettings(None, tuple(errors), unknown, **parts)
     settings = AppSettings(
@@ -842,6 +879,7 @@ def parse_settings(
         devidp=devidp,
         security_events=security_events,
         operations=operations,
+        languages=languages,
     )
     return ParsedSettings(settings, (), unknown, **parts)
 

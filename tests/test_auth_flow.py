@@ -104,7 +104,7 @@ def test_sign_in_end_to_end(
     assert query["code_challenge_method"] == "S256"
     assert len(query["state"]) >= 22
     assert len(query["nonce"]) >= 22
-    assert "locale" not in query
+    assert query["locale"] == "en"  # the page's language
     (txn_cookie,) = [c for c in login.headers.getall("Set-Cookie") if c.startswith(TXN_COOKIE)]
     for attribute in ("HttpOnly", "SameSite=Lax", "secure", "Path=/", "Max-Age=600"):
         assert attribute.lower() in txn_cookie.lower()
@@ -287,11 +287,29 @@ def test_signed_in_user_visiting_login_goes_straight_to_next(
     assert len(test_provider.calls) == calls
 
 
-def test_locale_is_passed_when_asked(rp: webtest.TestApp) -> None:
-    location = start(rp, "next=/account&locale=es").location
+def test_login_gov_is_asked_for_the_language_of_the_pages(rp: webtest.TestApp) -> None:
+    """Issue 13: the negotiated language goes to login.gov as ``locale``; ``?locale=`` no
+    longer overrides it (the pages and login.gov speak one language)."""
+
+    def sent(query: str = "next=/account", **headers: str) -> list[str]:
+        location = rp.get(f"/auth/login?{query}", headers=headers, status=303).location
+        return parse_qs(urlsplit(location).query)["locale"]
+
+    assert sent() == ["en"]
+    assert sent(**{"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"}) == ["es"]
+    assert sent("next=/account&locale=es") == ["en"]
+    rp.get("/language?lang=es&next=/", status=303)  # the switch's cookie beats the header
+    assert sent(**{"Accept-Language": "en"}) == ["es"]
+    assert sent("next=/account&locale=en") == ["es"]
+
+
+def test_the_idp_locale_setting_does_not_override_a_language_login_gov_speaks(
+    make_rp: Callable[..., webtest.TestApp],
+) -> None:
+    """``loginsite.idp.locale`` is not sent when the page's language is one login.gov speaks."""
+    rp = make_rp(**{"loginsite.idp.locale": "fr"})
+    location = rp.get("/auth/login", headers={"Accept-Language": "es"}, status=303).location
     assert parse_qs(urlsplit(location).query)["locale"] == ["es"]
-    location = start(rp, "next=/account&locale=xx").location
-    assert "locale" not in parse_qs(urlsplit(location).query)
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ ROUTES = [
     "/auth/callback",
     "/auth/logout",
     "/auth/signed-out",
+    "/language",
     "/static/site.css",
     "/static/nothing-here",
     "/api/security-events",
@@ -66,6 +67,7 @@ PARAMETERS = [
     "next",
     "level",
     "locale",
+    "lang",
     "state",
     "code",
     "error",
@@ -106,7 +108,15 @@ HEADERS = [
     "HTTP_RANGE",
     "CONTENT_TYPE",
 ]
-COOKIE_NAMES = ["loginsite", "loginsite_signout", "csrf", "loginsite_signin_", "session", "x"]
+COOKIE_NAMES = [
+    "loginsite",
+    "loginsite_signout",
+    "csrf",
+    "loginsite_signin_",
+    "lang",
+    "session",
+    "x",
+]
 
 
 # -- the app -----------------------------------------------------------------------------------

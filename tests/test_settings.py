@@ -10,6 +10,7 @@ import pytest
 from loginsite.oidc import ClientConfig
 from loginsite.settings import (
     ACR_VERIFIED,
+    LanguageSettings,
     SessionKey,
     SessionSettings,
     SettingsError,
@@ -39,6 +40,16 @@ def test_valid_development_settings(settings: dict[str, str]) -> None:
     assert parsed.redirect_uri == "http://localhost:6543/auth/callback"
     assert parsed.post_logout_redirect_uri == "http://localhost:6543/auth/signed-out"
     assert parsed.revocation.store == "memory"
+
+
+def test_language_settings(settings: dict[str, str]) -> None:
+    assert app_settings(settings, environ={}).languages == LanguageSettings(("en", "es"), "en")
+    spanish_first = app_settings(
+        {**settings, "loginsite.available_languages": "es en es"}, environ={}
+    ).languages
+    assert spanish_first == LanguageSettings(("es", "en"), "es")  # the default: the first one
+    english_only = app_settings(settings, environ={"LOGINSITE_AVAILABLE_LANGUAGES": "en"}).languages
+    assert english_only == LanguageSettings(("en",), "en")
 
 
 def test_revocation_settings_for_sentinel(settings: dict[str, str]) -> None:
@@ -165,6 +176,13 @@ def test_secrets_are_not_in_reprs(settings: dict[str, str]) -> None:
         ({"loginsite.idp.acr_values": "x"}, "loginsite.idp.acr_values", "service level"),
         ({"loginsite.idp.scope": "email"}, "loginsite.idp.scope", "openid"),
         ({"loginsite.idp.locale": "de"}, "loginsite.idp.locale", "one of"),
+        ({"loginsite.available_languages": "en fr"}, "loginsite.available_languages", "'fr'"),
+        ({"loginsite.default_locale_name": "fr"}, "loginsite.default_locale_name", "en es"),
+        (
+            {"loginsite.available_languages": "en", "loginsite.default_locale_name": "es"},
+            "loginsite.default_locale_name",
+            "available_languages .en., not 'es'",
+        ),
         (
             {"loginsite.idp.prompt": "never"},
             "loginsite.idp.prompt",

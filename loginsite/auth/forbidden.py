@@ -13,6 +13,7 @@ from typing import Any
 from pyramid.httpexceptions import HTTPSeeOther
 
 from loginsite.auth.urls import LEVEL_VERIFIED, sign_in_path
+from loginsite.i18n import _
 from loginsite.session.policy import SESSION_UNVERIFIABLE
 from loginsite.web.errors import error_page
 
@@ -34,10 +35,12 @@ def forbidden(exc: Any, request: Any) -> Any:
         return error_page(
             request,
             503,
-            "We cannot confirm your session right now",
-            "Your session could not be checked just now, so this page is not available. "
-            "Please try again in a few minutes; you do not need to sign in again.",
-            action=("Go to the home page", home),
+            _("We cannot confirm your session right now"),
+            _(
+                "Your session could not be checked just now, so this page is not available. "
+                "Please try again in a few minutes; you do not need to sign in again."
+            ),
+            action=(_("Go to the home page"), home),
         )
     required_acr = getattr(request.context, "required_acr", None)
     if identity is None or (required_acr is not None and identity.acr != required_acr):
@@ -49,9 +52,9 @@ def forbidden(exc: Any, request: Any) -> Any:
     return error_page(
         request,
         403,
-        "You do not have access to this page",
-        "You are signed in, but your account is not allowed to see this page.",
-        action=("Go to your account", request.resource_path(request.site_root["account"])),
+        _("You do not have access to this page"),
+        _("You are signed in, but your account is not allowed to see this page."),
+        action=(_("Go to your account"), request.resource_path(request.site_root["account"])),
     )
 
 

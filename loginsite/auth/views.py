@@ -27,6 +27,7 @@ from loginsite.auth.cookies import (
 )
 from loginsite.auth.forbidden import session_unverifiable
 from loginsite.auth.urls import LEVEL_VERIFIED, sign_in_path
+from loginsite.i18n import _
 from loginsite.oidc import (
     AuthorizationDenied,
     OIDCClient,
@@ -46,6 +47,7 @@ from loginsite.revocation import (
 from loginsite.session import SessionToken, SessionTooLarge
 from loginsite.settings import ACR_VERIFIED, LOCALES, SERVICE_LEVELS, get_app_settings
 from loginsite.web.errors import error_page
+from loginsite.web.messages import sign_in_failure
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +105,13 @@ def _oidc_error_page(request: Any, exc: OIDCError, event: str) -> Any:
         exc.reason,
         _request_id(request),
     )
-    title = exc.title  # "not available" only for outages; a refused answer says so
+    words = sign_in_failure(exc)  # "not available" only for outages; a refused answer says so
     return error_page(
         request,
         exc.status,
-        title,
-        exc.user_message,
-        action=("Try signing in again", sign_in_path(request)),
+        words.title,
+        words.text,
+        action=(_("Try signing in again"), sign_in_path(request)),
     )
 
 
@@ -120,7 +122,8 @@ def login(context: Auth, request: Any) -> Any:
     identity = request.identity
     if identity is not None and (level != LEVEL_VERIFIED or identity.acr == ACR_VERIFIED):
         return HTTPSeeOther(location=request.absolute_url(next_path))
-    locale = request.GET.get("locale")
+    # Login.gov speaks the page's language; loginsite.idp.locale is for one it does not speak.
+    locale = request.locale_name
     if locale not in LOCALES:
         locale = flow.settings.idp.locale
     try:
@@ -152,10 +155,12 @@ def _refuse_repeated(request: Any, flow: SignInFlow, repeated: list[str]) -> Any
     response = error_page(
         request,
         400,
-        "This sign-in address is not valid",
-        "The address that brought you back from Login.gov repeated a part that may appear "
-        "only once, so we did not use it. Please start signing in again.",
-        action=("Sign in again", sign_in_path(request)),
+        _("This sign-in address is not valid"),
+        _(
+            "The address that brought you back from Login.gov repeated a part that may appear "
+            "only once, so we did not use it. Please start signing in again."
+        ),
+        action=(_("Sign in again"), sign_in_path(request)),
     )
     for name in taken:
         flow.transactions.clear(response, name)
@@ -173,11 +178,13 @@ def _identity_too_large(request: Any, exc: SessionTooLarge) -> Any:
     return error_page(
         request,
         502,
-        "Your account details are too long for this site",
-        "Login.gov signed you in, but the account details it sent (such as your email "
-        "address) are too long for this site to keep you signed in, so you are not signed in. "
-        "Please contact us.",
-        action=("Go to the home page", request.resource_path(request.site_root)),
+        _("Your account details are too long for this site"),
+        _(
+            "Login.gov signed you in, but the account details it sent (such as your email "
+            "address) are too long for this site to keep you signed in, so you are not signed "
+            "in. Please contact us."
+        ),
+        action=(_("Go to the home page"), request.resource_path(request.site_root)),
     )
 
 
@@ -199,10 +206,12 @@ def callback(context: Auth, request: Any) -> Any:
         response = error_page(
             request,
             400,
-            "This sign-in has expired",
-            "We could not match this sign-in to one started in this browser: it may have "
-            "expired, been used already, or been started elsewhere. Please start again.",
-            action=("Sign in again", sign_in_path(request)),
+            _("This sign-in has expired"),
+            _(
+                "We could not match this sign-in to one started in this browser: it may have "
+                "expired, been used already, or been started elsewhere. Please start again."
+            ),
+            action=(_("Sign in again"), sign_in_path(request)),
         )
     else:
         try:

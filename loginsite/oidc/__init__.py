@@ -3,7 +3,8 @@
 The web glue builds one :class:`OIDCClient` from the :class:`ClientConfig` that
 ``loginsite.settings`` parsed, at start-up, keeps the
 pending sign-ins in a :class:`TransactionJar` cookie and turns :class:`OIDCError` subclasses into
-pages (``status``, ``user_message``; ``reason`` goes to the log).
+pages (``status``, and ``code`` for the words, which are the web layer's; ``reason`` goes to
+the log). Nothing here is in a person's language.
 """
 
 from __future__ import annotations

@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
 from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 from pyramid.httpexceptions import HTTPException
+from pyramid.i18n import TranslationString
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 
+from loginsite.i18n import _
+
 log = logging.getLogger(__name__)
+
+
+Text = str | TranslationString
 
 
 def error_page(
     request: Any,
     status: int,
-    title: str,
-    message: str,
+    title: Text,
+    message: Text,
     *,
-    action: tuple[str, str] | None = None,
+    action: tuple[Text, str] | None = None,
 ) -> Any:
-    """Render the shared error page; ``action`` is the (label, path) of what to do next.
+    """Render the shared error page in the visitor's language; ``action`` is the (label, path)
+    of what to do next.
 
     Sign-in and step-up redirects for pages a visitor may not open are the auth layer's
     decision: see ``loginsite.auth.forbidden``.
     """
+    translate, lang = _translator(request)
+    title, message = translate(title), translate(message)
+    if action is not None:
+        action = (translate(action[0]), action[1])
     try:
         response = render_to_response(
             "error.html",
@@ -38,7 +50,13 @@ def error_page(
         # the security headers): the same words, without the layout or anything it consults.
         log.exception("page.render_failed status=%d request_id=%s", status, _request_id(request))
         response = Response(
-            _FALLBACK_PAGE.format(title=escape(title), message=escape(message), status=status),
+            _FALLBACK_PAGE.format(
+                lang=lang,
+                title=escape(title),
+                message=escape(message),
+                home=escape(translate(_("Go to the home page"))),
+                error=escape(translate(_("Error ${status}", mapping={"status": status}))),
+            ),
             content_type="text/html",
             charset="utf-8",
         )
@@ -46,10 +64,24 @@ def error_page(
     return response
 
 
+def _translator(request: Any) -> tuple[Callable[[Text], str], str]:
+    """The request's translate and language; English, if even those cannot be had."""
+    try:
+        return request.localizer.translate, request.locale_name
+    except Exception:
+        log.exception("page.translation_failed request_id=%s", _request_id(request))
+        return _english, "en"
+
+
+def _english(text: Text) -> str:
+    """The source text, with its placeholders filled in."""
+    return text.interpolate() if isinstance(text, TranslationString) else str(text)
+
+
 _FALLBACK_PAGE = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} · loginsite'
-    '</title></head><body><main><h1>{title}</h1><p>{message}</p><p><a href="/">Go to the home '
-    "page</a></p><p>Error {status}.</p></main></body></html>"
+    '<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
+    '</head><body><main><h1>{title}</h1><p>{message}</p><p><a href="/">{home}</a></p>'
+    "<p>{error}</p></main></body></html>"
 )
 
 
@@ -59,15 +91,15 @@ def _request_id(request: Any) -> str:
 
 def home_action(request: Any) -> tuple[str, str]:
     """The usual way out of an error page."""
-    return ("Go to the home page", request.resource_path(request.site_root))
+    return (_("Go to the home page"), request.resource_path(request.site_root))
 
 
 def not_found(exc: Any, request: Any) -> Any:
     return error_page(
         request,
         404,
-        "Page not found",
-        "There is no page at this address. Check the address, or go back to the home page.",
+        _("Page not found"),
+        _("There is no page at this address. Check the address, or go back to the home page."),
         action=home_action(request),
     )
 
@@ -77,9 +109,11 @@ def bad_csrf(exc: Any, request: Any) -> Any:
     return error_page(
         request,
         400,
-        "This form has expired",
-        "The form you sent was out of date or did not come from this site, so nothing was "
-        "changed. Go back, reload the page and try again.",
+        _("This form has expired"),
+        _(
+            "The form you sent was out of date or did not come from this site, so nothing was "
+            "changed. Go back, reload the page and try again."
+        ),
         action=home_action(request),
     )
 
@@ -89,9 +123,11 @@ def undecodable(exc: Exception, request: Any) -> Any:
     return error_page(
         request,
         400,
-        "We could not read that address",
-        "The web address or form contained characters this site cannot read. Check the "
-        "address, or go back to the home page.",
+        _("We could not read that address"),
+        _(
+            "The web address or form contained characters this site cannot read. Check the "
+            "address, or go back to the home page."
+        ),
         action=home_action(request),
     )
 
@@ -107,8 +143,8 @@ def http_exception(exc: HTTPException, request: Any) -> Any:
     return error_page(
         request,
         exc.status_int,
-        exc.title,
-        "The request could not be handled. Go back and try again.",
+        _("This request could not be handled"),
+        _("The request could not be handled. Go back and try again."),
         action=home_action(request),
     )
 
@@ -122,8 +158,8 @@ def server_error(exc: Exception, request: Any) -> Any:
     return error_page(
         request,
         500,
-        "Something went wrong",
-        "We could not finish your request. Try again in a few minutes.",
+        _("Something went wrong"),
+        _("We could not finish your request. Try again in a few minutes."),
         action=home_action(request),
     )
 

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from loginsite.i18n import _
 from loginsite.web.errors import error_page, home_action
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,12 @@ def headers_too_large(request: Any, header: str, size: int) -> Any:
     return error_page(
         request,
         431,
-        "Your browser sent too much data",
-        "Your browser sent more data with this request than this site accepts, usually "
-        "because of too many or too large cookies. Clear this site's cookies in your browser, "
-        "then try again.",
+        _("Your browser sent too much data"),
+        _(
+            "Your browser sent more data with this request than this site accepts, usually "
+            "because of too many or too large cookies. Clear this site's cookies in your "
+            "browser, then try again."
+        ),
         action=home_action(request),
     )
 
@@ -70,8 +73,8 @@ def method_not_allowed(request: Any) -> Any:
     response = error_page(
         request,
         405,
-        "This kind of request is not supported",
-        "This site only answers ordinary page visits and form submissions.",
+        _("This kind of request is not supported"),
+        _("This site only answers ordinary page visits and form submissions."),
         action=home_action(request),
     )
     response.headers["Allow"] = _ALLOW
@@ -83,9 +86,11 @@ def unreadable_form(request: Any, exc: Exception) -> Any:
     return error_page(
         request,
         400,
-        "We could not read that form",
-        "The form you sent was not in a format this site can read, so nothing was changed. "
-        "Go back, reload the page and try again.",
+        _("We could not read that form"),
+        _(
+            "The form you sent was not in a format this site can read, so nothing was "
+            "changed. Go back, reload the page and try again."
+        ),
         action=home_action(request),
     )
 

@@ -1,0 +1,118 @@
+"""The translation catalogs are complete and current: every string the pages show has Spanish.
+
+The strings are extracted at test time with Babel, from the sources exactly as ``pybabel
+extract -F babel.cfg`` finds them (Python ``_()`` calls and the templates' gettext), and
+compared with the committed template (``loginsite.pot``), each language's ``.po`` and the ``.mo``
+the app reads. A failure names the strings and the pybabel command that fixes it.
+"""
+
+from __future__ import annotations
+
+import re
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po
+
+from loginsite.settings import LANGUAGES
+
+REPO = Path(__file__).resolve().parents[1]
+LOCALE = REPO / "loginsite" / "locale"
+POT = LOCALE / "loginsite.pot"
+TRANSLATED = [code for code in LANGUAGES if code != "en"]  # English is the source
+UPDATE = (
+    "run: .venv/bin/pybabel extract -F babel.cfg -o loginsite/locale/loginsite.pot "
+    "--add-location=file --sort-output -c Translators: . && .venv/bin/pybabel update "
+    "-i loginsite/locale/loginsite.pot -d loginsite/locale -D loginsite, then translate"
+)
+_PLACEHOLDER = re.compile(r"\$\{\w+\}|%\(\w+\)s|%%")
+
+
+def extracted() -> dict[str, set[str]]:
+    """msgid -> the files it is in, from the sources as they are now."""
+    with open(REPO / "babel.cfg") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    found: dict[str, set[str]] = {}
+    for filename, _lineno, message, _comments, _context in extract_from_dir(
+        str(REPO), method_map, options_map
+    ):
+        msgid = message if isinstance(message, str) else message[0]
+        found.setdefault(msgid, set()).add(filename)
+    return found
+
+
+def read_catalog(path: Path) -> Catalog:
+    with open(path, "rb") as file:
+        return read_po(file)
+
+
+def ids(catalog: Catalog) -> set[str]:
+    return {message.id for message in catalog if message.id}
+
+
+def po_path(code: str) -> Path:
+    return LOCALE / code / "LC_MESSAGES" / "loginsite.po"
+
+
+def test_the_languages_offered_are_the_catalogs_shipped() -> None:
+    shipped = {path.parent.parent.name for path in LOCALE.glob("*/LC_MESSAGES/loginsite.po")}
+    assert set(TRANSLATED) == shipped
+    assert LANGUAGES[0] == "en"
+
+
+def test_the_sources_have_strings_to_translate() -> None:
+    files = set().union(*extracted().values())
+    assert any(name.endswith(".py") for name in files)
+    # The catalog holds what the pages say; the development provider is English only.
+    assert not any("devidp" in name for name in files)
+
+
+def test_the_template_catalog_is_up_to_date_with_the_sources() -> None:
+    now = extracted()
+    committed = ids(read_catalog(POT))
+    assert not sorted(set(now) - committed), f"new strings not in loginsite.pot; {UPDATE}"
+    assert not sorted(committed - set(now)), f"loginsite.pot has strings no longer used; {UPDATE}"
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_every_string_is_translated(code: str) -> None:
+    catalog = read_catalog(po_path(code))
+    missing = sorted(set(extracted()) - ids(catalog))
+    assert not missing, f"{code}.po lacks {missing}; {UPDATE}"
+    obsolete = sorted(ids(catalog) - set(extracted()))
+    assert not obsolete, f"{code}.po has strings no longer used: {obsolete}; {UPDATE}"
+    untranslated = sorted(m.id for m in catalog if m.id and not m.string)
+    assert not untranslated, f"{code}.po has no translation for {untranslated}"
+    fuzzy = sorted(m.id for m in catalog if m.id and m.fuzzy)
+    assert not fuzzy, f"{code}.po has fuzzy (unchecked) translations: {fuzzy}"
+    assert not catalog.obsolete, f"{code}.po keeps obsolete (#~) entries; remove them"
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_translations_keep_every_placeholder(code: str) -> None:
+    wrong = [
+        (m.id, m.string)
+        for m in read_catalog(po_path(code))
+        if m.id and sorted(_PLACEHOLDER.findall(m.id)) != sorted(_PLACEHOLDER.findall(m.string))
+    ]
+    assert not wrong, f"{code}.po: placeholders differ from the English: {wrong}"
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_the_compiled_catalog_is_the_po_file(code: str) -> None:
+    """The app reads the .mo; it must say what the .po says (``pybabel compile`` makes it)."""
+    catalog = read_catalog(po_path(code))
+    with open(po_path(code).with_suffix(".mo"), "rb") as file:
+        compiled = read_mo(file)
+    expected = {m.id: m.string for m in catalog if m.id}
+    assert {m.id: m.string for m in compiled if m.id} == expected, (
+        "run: .venv/bin/pybabel compile -d loginsite/locale -D loginsite"
+    )
+    rebuilt = BytesIO()
+    write_mo(rebuilt, catalog)
+    assert rebuilt.getvalue() == po_path(code).with_suffix(".mo").read_bytes()
