@@ -8,6 +8,7 @@ the app reads. A failure names the strings and the pybabel command that fixes it
 
 from __future__ import annotations
 
+import ast
 import re
 from io import BytesIO
 from pathlib import Path
@@ -116,3 +117,36 @@ def test_the_compiled_catalog_is_the_po_file(code: str) -> None:
     rebuilt = BytesIO()
     write_mo(rebuilt, catalog)
     assert rebuilt.getvalue() == po_path(code).with_suffix(".mo").read_bytes()
+
+
+# -- nothing Python hands a page escapes translation -----------------------------------------
+
+
+def _bare_text(node: ast.expr | None) -> bool:
+    """A literal (or f-string) where a translation string belongs."""
+    return isinstance(node, ast.JoinedStr) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, str)
+    )
+
+
+def test_every_error_page_gets_translation_strings() -> None:
+    """``error_page(request, status, title, message, action=(label, path))``: the title, the
+    message and the label a person reads must be ``_()`` strings (or come from one)."""
+    found = []
+    for path in sorted((REPO / "loginsite").rglob("*.py")):
+        if "devidp" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            if name != "error_page":
+                continue
+            texts = list(node.args[2:4])
+            for keyword in node.keywords:
+                if keyword.arg == "action" and isinstance(keyword.value, ast.Tuple):
+                    texts.append(keyword.value.elts[0])
+                elif keyword.arg in ("title", "message"):
+                    texts.append(keyword.value)
+            found += [f"{path.name}:{t.lineno}" for t in texts if _bare_text(t)]
+    assert not found, f"error_page() given text not marked with _(): {found}"
