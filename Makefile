@@ -8,7 +8,7 @@ PYTHON ?= python3
 # issuer all follow it.
 PORT ?=
 
-.PHONY: run test lint format setup setup-test system-deps bench bench-smoke cluster clean catalogs
+.PHONY: run test lint format setup setup-test assets system-deps bench bench-smoke cluster clean catalogs
 
 # Each target installs only the extras it needs: `make run` the app and its development
 # provider; `make test` and `make bench` add pytest, Playwright, ruff and the benchmark peers.
@@ -28,6 +28,11 @@ setup: $(VENV)/.installed-run
 
 setup-test: $(VENV)/.installed-test
 
+# USWDS from the npm registry into the git-ignored loginsite/static/uswds/ (checked against its
+# pinned integrity; a no-op once there, so later runs need no network).
+assets: setup
+	$(BIN)/loginsite-assets
+
 system-deps:
 	bash scripts/install-system-deps
 
@@ -35,13 +40,13 @@ node_modules/axe-core/axe.min.js: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-run: setup
+run: setup assets
 	$(BIN)/loginsite-devsetup development.ini
 	$(if $(PORT),LOGINSITE_PUBLIC_URL=http://localhost:$(PORT)) $(BIN)/pserve development.ini
 
 # `make cluster` (PORT=8443 by default: the https port): HAProxy terminating TLS, three loginsite
 # instances and Redis with Sentinel, in the foreground until Ctrl-C (deploy/cluster.py).
-cluster: setup system-deps
+cluster: setup assets system-deps
 	$(BIN)/python -m deploy.cluster $(if $(PORT),--port $(PORT))
 
 lint: setup-test
@@ -52,7 +57,7 @@ format: setup-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup-test system-deps node_modules/axe-core/axe.min.js lint
+test: setup-test assets system-deps node_modules/axe-core/axe.min.js lint
 	$(BIN)/pytest -n 2 --cov --cov-report=term
 
 # The translation catalogs (README "Languages"): the strings of the sources into

@@ -7,6 +7,7 @@ from typing import Any
 from pyramid.config import Configurator
 
 from loginsite.settings import SettingsError, SettingsExit
+from loginsite.web.uswds import AssetsMissing
 
 
 def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
@@ -31,6 +32,8 @@ def paste_app(global_config: dict[str, Any] | None, **settings: Any) -> Any:
         return main(global_config, **settings)
     except SettingsError as exc:
         raise SettingsExit(exc) from None
+    except AssetsMissing as exc:
+        raise SystemExit(f"loginsite: {exc}") from None
 
 
 def includeme(config: Any) -> None:

@@ -226,6 +226,40 @@ class LanguageSettings:
     default: str = "en"
 
 
+#: The identifier's required links (USWDS): setting suffix -> the site path that stands in for
+#: the page until it is configured (a placeholder page saying so, see loginsite.web.site).
+IDENTIFIER_LINKS = {
+    "about": "/about",
+    "accessibility": "/accessibility",
+    "foia": "/foia",
+    "no_fear_act": "/no-fear-act",
+    "privacy": "/privacy",
+}
+DEFAULT_SITE_NAME = "Example Service"
+DEFAULT_AGENCY_NAME = "Example Agency"
+DEFAULT_DISPLAY_TIMEZONE = "America/New_York"
+_MAX_NAME = 120
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """Who runs the site, as the pages say it: header, identifier footer, times."""
+
+    name: str = DEFAULT_SITE_NAME
+    agency_name: str = DEFAULT_AGENCY_NAME
+    #: The agency's home page (the identifier links its name); default: the About link.
+    agency_url: str = IDENTIFIER_LINKS["about"]
+    #: about, accessibility, foia, no_fear_act, privacy -> absolute URL or site path
+    links: Mapping[str, str] = field(default_factory=lambda: dict(IDENTIFIER_LINKS))
+    #: IANA zone for the times the pages show, e.g. "3:21 PM Eastern".
+    display_timezone: str = DEFAULT_DISPLAY_TIMEZONE
+
+    @property
+    def placeholder_links(self) -> dict[str, str]:
+        """The links still at their development default: the site serves a page for each."""
+        return {k: v for k, v in self.links.items() if v == IDENTIFIER_LINKS[k]}
+
+
 @dataclass(frozen=True)
 class AppSettings:
     environment: Literal["development", "production"]
@@ -238,6 +272,7 @@ class AppSettings:
     security_events: SecurityEventSettings = field(default_factory=SecurityEventSettings)
     operations: OperationsSettings = field(default_factory=OperationsSettings)
     languages: LanguageSettings = field(default_factory=LanguageSettings)
+    site: SiteSettings = field(default_factory=SiteSettings)
 
     @property
     def security_events_url(self) -> str:
@@ -724,6 +759,62 @@ def language_settings(raw: RawSettings) -> LanguageSettings:
     return LanguageSettings(available=available, default=default)
 
 
+def _display_name(raw: RawSettings, name: str, default: str) -> str:
+    value = raw.get(name)
+    if value is None:
+        return default
+    if len(value) > _MAX_NAME or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise SettingsError(name, f"must be a name of at most {_MAX_NAME} printable characters")
+    return value
+
+
+def _link(raw: RawSettings, name: str, default: str, *, allow_http: bool) -> str:
+    """An absolute https:// URL (http in development), or a path on this site."""
+    value = raw.get(name)
+    if value is None:
+        return default
+    if value.startswith("/") and not value.startswith("//") and not any(c in value for c in " \\"):
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc or "@" in parts.netloc:
+        raise SettingsError(
+            name, f"must be an absolute https:// URL or a path on this site, not {value!r}"
+        )
+    if parts.scheme == "http" and not allow_http:
+        raise SettingsError(name, f"must use https in this environment, not {value!r}")
+    return value
+
+
+def parse_display_timezone(value: str) -> str:
+    """An IANA time zone name the zoneinfo database knows (tzdata ships one if the OS has none)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            "loginsite.display_timezone",
+            f"must be an IANA time zone such as America/New_York, not {value!r}",
+        ) from None
+    return value
+
+
+def site_settings(raw: RawSettings, *, development: bool) -> SiteSettings:
+    links = {
+        key: _link(raw, f"loginsite.agency.{key}_url", default, allow_http=development)
+        for key, default in IDENTIFIER_LINKS.items()
+    }
+    return SiteSettings(
+        name=_display_name(raw, "loginsite.site_name", DEFAULT_SITE_NAME),
+        agency_name=_display_name(raw, "loginsite.agency.name", DEFAULT_AGENCY_NAME),
+        agency_url=_link(raw, "loginsite.agency.url", links["about"], allow_http=development),
+        links=links,
+        display_timezone=parse_display_timezone(
+            raw.get("loginsite.display_timezone") or DEFAULT_DISPLAY_TIMEZONE
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class UnknownSetting:
     """A ``loginsite.*`` INI key or ``LOGINSITE_*`` variable that nothing reads: a typo, or
@@ -842,6 +933,7 @@ def parse_settings(
     security_events = part(lambda: security_event_settings(raw))
     operations = part(lambda: operations_settings(raw))
     languages = part(lambda: language_settings(raw))
+    site = part(lambda: site_settings(raw, development=development))
     # A part that failed may have stopped before reading all its names: report unknown
     # names only where they cannot be that part's.
     failed = {_part_of(exc.setting) for exc in errors}
@@ -868,6 +960,7 @@ def parse_settings(
         or security_events is None
         or operations is None
         or languages is None
+        or site is None
     ):
         return ParsedSettings(None, tuple(errors), unknown, **parts)
     settings = AppSettings(
@@ -880,6 +973,7 @@ def parse_settings(
         security_events=security_events,
         operations=operations,
         languages=languages,
+        site=site,
     )
     return ParsedSettings(settings, (), unknown, **parts)
 

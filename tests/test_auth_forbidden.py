@@ -38,4 +38,4 @@ def test_an_unverifiable_session_is_a_503_not_a_sign_in_loop(
     monkeypatch.setattr(forbidden, "session_unverifiable", lambda request: True)
     response = testapp.get("/account", status=503)
     assert "We cannot confirm your session right now" in response.text
-    assert response.html.find("a", class_="button")["href"] == "/"
+    assert response.html.find("main").find("a", class_="usa-button")["href"] == "/"

@@ -20,10 +20,22 @@ from tests.test_browser_journeys import (
     ALICE,
     approve_at_provider,
     assert_at_provider_sign_in,
+    header_sign_in,
     heading,
     sign_in,
 )
 
+#: What the pages load from /static/: stylesheets, USWDS's scripts, fonts and images.
+STATIC_TYPES = {
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "font/woff2",
+    "image/svg+xml",
+    "image/png",
+    "image/x-icon",
+    "image/vnd.microsoft.icon",
+}
 STRICT_REFERRER_POLICIES = {
     "no-referrer",
     "same-origin",
@@ -69,7 +81,7 @@ def whole_journey(page: Any, site: LiveApp) -> None:
     """Home, sign-in at the provider, account, step-up, a 404, sign-out at the provider."""
     page.goto(site("/"))
     with page.expect_navigation():
-        page.get_by_role("link", name="Sign in with Login.gov").click()
+        header_sign_in(page).click()
     assert_at_provider_sign_in(page, site)
     approve_at_provider(page, ALICE)
     page.goto(site("/account"))
@@ -108,7 +120,7 @@ def test_every_response_of_a_journey_carries_the_security_headers(
         else:
             assert referrer in STRICT_REFERRER_POLICIES, where
         if path.startswith("/static/"):
-            assert headers["content-type"].startswith("text/css"), where
+            assert headers["content-type"].split(";")[0] in STATIC_TYPES, where
         else:
             # Personal data, sign-in state or the provider's answers: never cached.
             assert headers.get("cache-control") == "no-store", where
@@ -125,6 +137,11 @@ def test_every_response_of_a_journey_carries_the_security_headers(
         "/_devidp/openid_connect/authorize",
         "/_devidp/openid_connect/logout",
         "/static/site.css",
+        "/static/uswds/css/uswds.min.css",
+        "/static/uswds/js/uswds-init.min.js",
+        "/static/uswds/js/uswds.min.js",
+        "/static/uswds/fonts/public-sans/PublicSans-Regular.woff2",
+        "/static/login-gov/logo-white.svg",
     }, paths
 
 
@@ -251,7 +268,13 @@ def test_the_browser_enforces_the_csp_on_injected_inline_code(
 
 def test_no_referrer_leaves_the_auth_pages(page: Any, context: Any, site: LiveApp) -> None:
     sent: list[tuple[str, str | None]] = []
-    context.on("request", lambda r: sent.append((r.url, r.headers.get("referer"))))
+    # Navigations only: the page's own files and favicon load from this site alone.
+    context.on(
+        "request",
+        lambda r: (
+            sent.append((r.url, r.headers.get("referer"))) if r.is_navigation_request() else None
+        ),
+    )
     context.route(
         "https://login.gov/",
         lambda route: route.fulfill(status=200, content_type="text/html", body="<p>ok</p>"),
@@ -270,7 +293,7 @@ def test_no_referrer_leaves_the_auth_pages(page: Any, context: Any, site: LiveAp
     page.goto(site("/no/such/page?private=1"))
     del sent[:]
     with page.expect_navigation():
-        page.locator("footer").get_by_role("link", name="Login.gov").click()
+        page.locator("footer").get_by_role("link", name="Login.gov", exact=True).click()
     assert sent == [("https://login.gov/", site("/"))]
 
 
@@ -327,7 +350,7 @@ def test_the_whole_journey_works_without_javascript(
     page = context.new_page()
     page.goto(site("/"))
     with page.expect_navigation():
-        page.get_by_role("link", name="Sign in with Login.gov").click()
+        header_sign_in(page).click()
     assert_at_provider_sign_in(page, site)
     approve_at_provider(page, ALICE)
     assert page.url == site("/account")

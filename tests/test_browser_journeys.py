@@ -31,6 +31,19 @@ def heading(page: Any) -> str:
     return page.locator("h1").inner_text().strip()
 
 
+def header_sign_in(page: Any) -> Any:
+    """The Login.gov button at the top right of every page (login.gov's partner guidelines)."""
+    return page.get_by_role("banner").get_by_role("link", name="Sign in with Login.gov")
+
+
+def header_sign_out(page: Any) -> Any:
+    return page.get_by_role("banner").get_by_role("button", name="Sign out")
+
+
+def alert_text(page: Any) -> str:
+    return page.locator("main .usa-alert__text").inner_text().strip()
+
+
 def assert_at_provider_sign_in(page: Any, site: LiveApp) -> None:
     assert page.url.startswith(site(PROVIDER_SIGN_IN) + "?"), page.url
     assert heading(page) == "Sign in"
@@ -125,7 +138,8 @@ def test_journey_3_sign_out_from_the_header_button(page: Any, site: LiveApp) -> 
 
     assert page.url.startswith(site("/auth/signed-out")), page.url
     assert heading(page) == "You have signed out"
-    assert page.get_by_role("link", name="Sign in with Login.gov").is_visible()
+    assert header_sign_in(page).is_visible()
+    assert header_sign_out(page).count() == 0
     assert page.get_by_role("navigation", name="Account").count() == 0
     screenshot(page, "journey-3-signed-out")
 
@@ -241,7 +255,7 @@ def test_every_page_passes_axe(page: Any, site: LiveApp) -> None:
         screenshot(page, f"page-{len(checked):02d}-{label}")
 
     page.goto(site("/"))
-    assert heading(page) == "Sign in to loginsite"
+    assert heading(page) == "Sign in to Example Service"
     check("home, signed out")
 
     page.goto(site("/no/such/page"))
@@ -297,7 +311,7 @@ def test_keyboard_reaches_the_sign_in_button_with_a_visible_focus_ring(
     page: Any, site: LiveApp
 ) -> None:
     page.goto(site("/"))
-    button = page.get_by_role("link", name="Sign in with Login.gov")
+    button = header_sign_in(page)
     seen = []
     for _ in range(10):
         page.keyboard.press("Tab")
@@ -338,8 +352,11 @@ def test_keyboard_reaches_the_sign_in_button_with_a_visible_focus_ring(
 def test_skip_link_appears_on_focus_and_moves_to_the_main_content(page: Any, site: LiveApp) -> None:
     page.goto(site("/"))
     skip = page.get_by_role("link", name="Skip to main content")
-    assert not skip.is_visible() or skip.bounding_box()["x"] < 0
+    hidden = skip.bounding_box()
+    assert hidden is None or hidden["y"] + hidden["height"] <= 0 or hidden["x"] < 0  # off-screen
     page.keyboard.press("Tab")
+    # USWDS slides the link in (0.15 s): wait until it is on screen.
+    page.wait_for_function("el => el.getBoundingClientRect().top >= 0", arg=skip.element_handle())
     box = skip.bounding_box()
     assert box is not None
     assert box["x"] >= 0
@@ -376,7 +393,7 @@ def test_provider_unavailable_says_what_happened_and_what_to_do(
     server.start(make_app(**{"loginsite.public_url": server.url}))
     page.goto(server.url + "/")
     with page.expect_navigation():
-        page.get_by_role("link", name="Sign in with Login.gov").click()
+        header_sign_in(page).click()
 
     assert page.url == server.url + "/auth/login"
     assert heading(page) == "Login.gov is not available right now"
@@ -434,7 +451,7 @@ def test_journey_8_a_stale_tab_signs_out_everywhere(
     with phone.expect_navigation():
         phone.get_by_role("button", name="Yes, sign out").click()
     assert heading(phone) == "You have signed out everywhere"
-    assert "Every session of your account has ended" in phone.locator(".lead").inner_text()
+    assert "Every session of your account has ended" in alert_text(phone)
     screenshot(phone, "journey-8-stale-tab-signed-out-everywhere")
 
     laptop.goto(site("/account"))

@@ -18,13 +18,125 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_home_anonymous_offers_sign_in(testapp: webtest.TestApp) -> None:
     response = testapp.get("/")
     assert response.status_int == 200
-    assert "Sign in with" in response.text
-    link = response.html.find("a", class_="login-gov-button")
+    header = response.html.find("header", class_="usa-header")
+    link = header.find("a", class_="login-button")
     assert link["href"] == "/auth/login"
+    assert link.get_text(" ", strip=True) == "Sign in with"
+    assert link.find("img")["alt"] == "Login.gov"
     assert response.html.find("main") is not None
     assert response.html.find("html")["lang"] == "en"
-    assert "<script" not in response.text
     assert " style=" not in response.text
+    assert "<style" not in response.text
+
+
+def test_pages_run_no_inline_script(testapp: webtest.TestApp) -> None:
+    """Every script is a file from this site (the CSP allows nothing else), USWDS's own."""
+    response = testapp.get("/")
+    scripts = response.html.find_all("script")
+    assert [s["src"] for s in scripts] == [
+        "/static/uswds/js/uswds-init.min.js",
+        "/static/uswds/js/uswds.min.js",
+    ]
+    assert all(not s.get_text(strip=True) for s in scripts)
+    for script in scripts:
+        assert testapp.get(script["src"]).content_type in (
+            "application/javascript",
+            "text/javascript",
+        )
+
+
+def test_the_government_banner_and_the_identifier(testapp: webtest.TestApp) -> None:
+    html = testapp.get("/").html
+    banner = html.find("section", class_="usa-banner")
+    assert "An official website of the United States government" in banner.get_text()
+    button = banner.find("button", class_="usa-banner__button")
+    assert button.get_text(strip=True) == "Here\u2019s how you know"
+    assert button["aria-expanded"] == "false"
+    assert banner.find(id=button["aria-controls"]) is not None
+    identifier = html.find("div", class_="usa-identifier")
+    assert identifier.find("p", class_="usa-identifier__identity-domain").text == "localhost"
+    assert "official website of the Example Agency" in identifier.get_text(" ", strip=True)
+    links = {
+        a.get_text(strip=True): a["href"]
+        for a in identifier.find("nav").find_all("a", class_="usa-identifier__required-link")
+    }
+    assert links == {
+        "About Example Agency": "/about",
+        "Accessibility statement": "/accessibility",
+        "FOIA requests": "/foia",
+        "No FEAR Act data": "/no-fear-act",
+        "Privacy policy": "/privacy",
+    }
+
+
+def test_site_identity_comes_from_the_settings(make_app: Callable[..., object]) -> None:
+    app = webtest.TestApp(
+        make_app(
+            **{
+                "loginsite.site_name": "Apply for Benefits",
+                "loginsite.agency.name": "Department of Examples",
+                "loginsite.agency.url": "https://www.examples.gov/",
+                "loginsite.agency.about_url": "https://www.examples.gov/about",
+                "loginsite.agency.accessibility_url": "https://www.examples.gov/a11y",
+                "loginsite.agency.foia_url": "https://www.examples.gov/foia",
+                "loginsite.agency.no_fear_act_url": "https://www.examples.gov/nofear",
+                "loginsite.agency.privacy_url": "/privacy-notice",
+            }
+        )
+    )
+    html = app.get("/").html
+    assert html.find("title").text == "Sign in | Apply for Benefits"
+    assert html.find(class_="usa-logo__text").get_text(strip=True) == "Apply for Benefits"
+    assert html.find("h1").text == "Sign in to Apply for Benefits"
+    identifier = html.find("div", class_="usa-identifier")
+    agency = identifier.find("p", class_="usa-identifier__identity-disclaimer").find("a")
+    assert (agency.text, agency["href"]) == ("Department of Examples", "https://www.examples.gov/")
+    hrefs = [a["href"] for a in identifier.find_all("a", class_="usa-identifier__required-link")]
+    assert hrefs == [
+        "https://www.examples.gov/about",
+        "https://www.examples.gov/a11y",
+        "https://www.examples.gov/foia",
+        "https://www.examples.gov/nofear",
+        "/privacy-notice",
+    ]
+    # Configured links get no placeholder page of this site.
+    app.get("/about", status=404)
+    app.get("/foia", status=404)
+
+
+@pytest.mark.parametrize(
+    ("path", "setting"),
+    [
+        ("/about", "loginsite.agency.about_url"),
+        ("/accessibility", "loginsite.agency.accessibility_url"),
+        ("/foia", "loginsite.agency.foia_url"),
+        ("/no-fear-act", "loginsite.agency.no_fear_act_url"),
+        ("/privacy", "loginsite.agency.privacy_url"),
+    ],
+)
+def test_an_unconfigured_identifier_link_is_a_page_saying_so(
+    testapp: webtest.TestApp, path: str, setting: str
+) -> None:
+    response = testapp.get(path)
+    assert "This page has not been set up for this site yet." in response.text
+    assert response.html.find("code").text == setting
+
+
+def test_no_template_names_the_app() -> None:
+    """What a site calls itself is configuration (loginsite.site_name), never the app's name."""
+    templates = sorted((ROOT / "loginsite" / "templates").glob("*.html"))
+    assert len(templates) >= 10
+    named = [t.name for t in templates if "loginsite" in t.read_text(encoding="utf-8").lower()]
+    assert named == []
+
+
+def test_pages_do_not_name_the_app(testapp: webtest.TestApp, sign_in: Callable[..., str]) -> None:
+    for path in ("/", "/no/such/page", "/auth/logout", "/auth/signed-out"):
+        text = testapp.get(path, expect_errors=True).text.lower()
+        assert "loginsite" not in text.replace("/static/", ""), path
+    sign_in()
+    for path in ("/", "/account/", "/auth/logout"):
+        assert "loginsite" not in testapp.get(path).text.lower(), path
 
 
 def test_home_signed_in_shows_email_and_sign_out(
@@ -135,11 +247,26 @@ def test_hsts_when_secure(make_app: Callable[..., object]) -> None:
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_static_stylesheet_is_served_and_cacheable(testapp: webtest.TestApp) -> None:
-    response = testapp.get("/static/site.css")
-    assert response.content_type == "text/css"
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/site.css",
+        "/static/uswds/css/uswds.min.css",
+        "/static/uswds/fonts/public-sans/PublicSans-Regular.woff2",
+        "/static/login-gov/logo-white.svg",
+    ],
+)
+def test_static_files_are_served_and_cacheable(testapp: webtest.TestApp, path: str) -> None:
+    response = testapp.get(path)
     assert "no-store" not in response.headers.get("Cache-Control", "")
-    assert ":focus-visible" in response.text
+    assert "max-age=3600" in response.headers["Cache-Control"]
+
+
+def test_the_stylesheet_makes_public_sans_the_face(testapp: webtest.TestApp) -> None:
+    css = testapp.get("/static/site.css").text
+    assert 'font-family: "Public Sans Web"' in css
+    for face in ("Regular", "Bold", "Italic", "BoldItalic", "Light"):
+        testapp.get(f"/static/uswds/fonts/public-sans/PublicSans-{face}.woff2")
 
 
 def test_production_ini_loads_with_its_environment(

@@ -98,7 +98,7 @@ def cookie_of(browser: SiteBrowser) -> str:
 def sign_out_form(browser: SiteBrowser, instance: AppInstance, *, everywhere: bool = False):
     page = browser.get(instance, "/account")
     assert page.status_code == 200, page.text
-    return hidden_fields(page, 'name="everywhere"' if everywhere else 'class="inline-form"')
+    return hidden_fields(page, 'name="everywhere"' if everywhere else ">Sign out</button>")
 
 
 @pytest.fixture

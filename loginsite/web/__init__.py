@@ -6,10 +6,15 @@ from typing import Any
 
 from loginsite.settings import cookie_name_on_wire, get_app_settings
 from loginsite.web.csrf import AppCookieCSRFStoragePolicy
+from loginsite.web.uswds import check_assets
 
 
 def includeme(config: Any) -> None:
     settings = get_app_settings(config.registry)
+    check_assets()  # the pages need USWDS: refuse to start without it, naming the fix
+    # Compiled templates are kept on disk (Jinja2's per-user cache folder in the temp dir),
+    # so a fresh process renders its first page, often an error page, without compiling.
+    config.registry.settings.setdefault("jinja2.bytecode_caching", "true")
     config.include("pyramid_jinja2")
     config.add_jinja2_renderer(".html", settings_prefix="jinja2.")
     config.add_jinja2_search_path("loginsite:templates", name=".html")
@@ -28,6 +33,7 @@ def includeme(config: Any) -> None:
     public_url = settings.public_url
     config.add_request_method(lambda request, path: public_url + path, "absolute_url")
     config.include("loginsite.web.request_id")
+    config.include("loginsite.web.site")  # site name, agency and links for every template
     # Outermost first: every answer gets the headers, the screening refuses what no view should
     # see, then the cookies are sanitised for whatever parses them.
     headers = "loginsite.web.headers.security_headers_tween_factory"
