@@ -329,12 +329,70 @@ def test_open_redirects_in_next_fall_back_to_account(
 
 
 def test_cancelled_at_the_provider(rp: webtest.TestApp, test_provider: TestProvider) -> None:
+    """A neutral notice: nothing failed, so no error status, no "Error 400", no reference."""
     test_provider.authorize_error = "access_denied"
-    response = sign_in(rp, test_provider, status=400)
-    assert "You cancelled sign-in" in response.text
-    assert response.html.find("a", href="/auth/login") is not None
+    response = sign_in(rp, test_provider, status=200)
+    main = response.html.find("main")
+    assert main.find("h1").text == "You cancelled signing in"
+    assert main.find(class_="usa-alert--info") is not None
+    assert "Error" not in main.get_text()
+    assert "reference" not in main.get_text()
+    # Signing in again goes back to where this sign-in was going.
+    assert main.find("a", class_="login-button")["href"] == "/auth/login?next=%2Faccount"
     assert "token" not in test_provider.endpoints_called()
     assert_no_session(rp, response)
+
+
+def signed_in_at_the_basic_level(rp: webtest.TestApp, provider: TestProvider) -> None:
+    sign_in(rp, provider, status=303)
+    assert "Authenticated (no identity verification)" in rp.get("/account").text
+
+
+STEP_UP = "next=/account/verified&level=verified"
+RETRY_STEP_UP = "/auth/login?next=%2Faccount%2Fverified&level=verified"
+
+
+def test_a_cancelled_step_up_keeps_the_basic_session_and_retries_the_step_up(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    signed_in_at_the_basic_level(rp, test_provider)
+    test_provider.authorize_error = "access_denied"
+    response = sign_in(rp, test_provider, STEP_UP, status=200)
+    main = response.html.find("main")
+    assert main.find("h1").text == "You did not verify your identity"
+    text = main.get_text(" ", strip=True)
+    assert "the identity-verified level was not granted" in text
+    assert "You are still signed in, at the basic level" in text
+    assert "not signed in" not in text
+    assert main.find("a", string="Try verifying your identity again")["href"] == RETRY_STEP_UP
+    assert response.html.find("header", class_="usa-header").find("button", string="Sign out")
+    assert rp.get("/account").status_int == 200  # still signed in
+    rp.get("/account/verified", status=303)  # and still not verified
+
+
+def test_a_failed_step_up_says_the_level_was_not_granted(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    signed_in_at_the_basic_level(rp, test_provider)
+    test_provider.authorize_error = "server_error"
+    response = sign_in(rp, test_provider, STEP_UP, status=400)
+    main = response.html.find("main")
+    assert main.find("h1").text == "Your identity was not verified"
+    assert "You are still signed in, at the basic level" in main.get_text(" ", strip=True)
+    assert main.find("a", string="Try verifying your identity again")["href"] == RETRY_STEP_UP
+    assert "reference" in main.get_text()
+    assert rp.get("/account").status_int == 200
+
+
+def test_a_failed_sign_in_retries_for_the_same_page_and_level(
+    rp: webtest.TestApp, test_provider: TestProvider
+) -> None:
+    """Not signed in at all: the error page, whose retry keeps the page and the level."""
+    test_provider.authorize_error = "server_error"
+    response = sign_in(rp, test_provider, STEP_UP, status=400)
+    assert "We could not sign you in" in response.text
+    main = response.html.find("main")
+    assert main.find("a", string="Try signing in again")["href"] == RETRY_STEP_UP
 
 
 def test_other_provider_errors_are_a_generic_page(

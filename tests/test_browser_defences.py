@@ -283,11 +283,11 @@ def test_no_referrer_leaves_the_auth_pages(page: Any, context: Any, site: LiveAp
     page.goto(site("/account"))
     with page.expect_navigation():
         page.get_by_role("button", name="Cancel").click()
-    assert heading(page) == "You cancelled sign-in"
+    assert heading(page) == "You cancelled signing in"
     del sent[:]
     with page.expect_navigation():
-        page.get_by_role("link", name="Try signing in again").click()
-    assert sent[0] == (site("/auth/login"), None)
+        page.locator("main").get_by_role("link", name="Sign in with Login.gov").click()
+    assert sent[0] == (site("/auth/login?next=%2Faccount"), None)
 
     # Elsewhere, another site learns at most this site's origin, never the path.
     page.goto(site("/no/such/page?private=1"))

@@ -195,8 +195,10 @@ def test_journey_5_cancelled_sign_in_explains_and_offers_to_try_again(
         page.get_by_role("button", name="Cancel").click()
 
     assert page.url.startswith(site("/auth/callback?")), page.url
-    assert heading(page) == "You cancelled sign-in"
-    try_again = page.get_by_role("link", name="Try signing in again")
+    assert heading(page) == "You cancelled signing in"
+    assert page.locator("main .usa-alert--info").is_visible()  # a notice, not an error
+    assert "Error" not in page.locator("main").inner_text()
+    try_again = page.locator("main").get_by_role("link", name="Sign in with Login.gov")
     assert try_again.is_visible()
     screenshot(page, "journey-5-cancelled")
 
@@ -267,7 +269,7 @@ def test_every_page_passes_axe(page: Any, site: LiveApp) -> None:
     check("provider sign-in page")
     with page.expect_navigation():
         page.get_by_role("button", name="Cancel").click()
-    assert heading(page) == "You cancelled sign-in"
+    assert heading(page) == "You cancelled signing in"
     check("cancelled sign-in page")
 
     page.goto(site("/account"))

@@ -90,7 +90,7 @@ def test_every_page_meets_the_standard_at_both_sizes(page: Any, console: Any, si
     page.goto(site("/account"))
     with page.expect_navigation():
         page.get_by_role("button", name="Cancel").click()
-    visit(None, "You cancelled sign-in", "cancelled")
+    visit(None, "You cancelled signing in", "cancelled")
 
     page.goto(site("/account"))
     approve_at_provider(page, ALICE)
@@ -99,6 +99,12 @@ def test_every_page_meets_the_standard_at_both_sizes(page: Any, console: Any, si
     visit("/staff-only", "You do not have access to this page", "forbidden")
     visit("/auth/logout", "Sign out", "sign-out-confirm")
     page.goto(site("/account/verified"))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Cancel").click()
+    visit(None, "You did not verify your identity", "step-up-cancelled")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Try verifying your identity again").click()
+    assert "(identity verified)" in page.locator(".lead").inner_text()  # the provider asks again
     approve_at_provider(page, ALICE, level=ACR_VERIFIED)
     visit(None, "Identity-verified area", "verified")
     with page.expect_navigation():
@@ -106,7 +112,7 @@ def test_every_page_meets_the_standard_at_both_sizes(page: Any, console: Any, si
     with page.expect_navigation():
         page.get_by_role("button", name="Yes, sign out").click()
     visit(None, "You have signed out", "signed-out")
-    assert len(visited) == 13
+    assert len(visited) == 14
     assert console.csp_violations() == []
 
 

@@ -172,7 +172,7 @@ def test_sign_ins_and_provider_requests_by_endpoint(
     client.get("/auth/callback", params={"state": "unknown", "code": "x"}, status=400)
     login = client.get("/auth/login", status=303)
     denied = {**test_provider.authorize(login.location), "error": "access_denied"}
-    client.get("/auth/callback", params=denied, status=400)
+    client.get("/auth/callback", params=denied, status=200)  # a cancel: a notice, not an error
     test_provider.respond("token", status=500, body=b"<html>oops</html>")
     login = client.get("/auth/login", status=303)
     client.get("/auth/callback", params=test_provider.authorize(login.location), status=502)

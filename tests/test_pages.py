@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -172,14 +173,45 @@ def test_account_signed_in_shows_the_session(
     response = testapp.get("/account")
     text = response.text
     assert "bob@example.gov" in text
-    assert "sub-123" in text
-    assert "urn:acr.login.gov:auth-only" in text
     assert "Signed in" in text
     assert "Session ends at the latest" in text
     assert response.headers["Cache-Control"] == "no-store"
     assert "Cookie" in response.headers["Vary"]
     everywhere = response.html.find("input", attrs={"name": "everywhere"})
     assert everywhere is not None
+
+
+def test_account_times_are_readable_in_the_display_timezone(
+    make_app: Callable[..., object],
+) -> None:
+    from pyramid.interfaces import ISecurityPolicy
+
+    app = webtest.TestApp(make_app(**{"loginsite.display_timezone": "America/Chicago"}))
+    policy = app.app.registry.getUtility(ISecurityPolicy)
+    value, _ = policy.codec.mint("sub-1", email="a@example.gov", acr="urn:acr.login.gov:auth-only")
+    app.set_cookie("loginsite", value)
+    times = app.get("/account").html.find("main").find_all("time")
+    assert len(times) == 3
+    for time in times:
+        assert re.fullmatch(
+            r"\d{1,2}:\d\d\u202f[AP]M Central Time, [A-Z][a-z]+ \d{1,2}, \d{4}", time.text
+        ), time.text
+        assert time["datetime"].endswith(("-06:00", "-05:00"))  # the instant, in that zone
+
+
+def test_raw_identifiers_are_behind_a_disclosure(
+    testapp: webtest.TestApp, sign_in: Callable[..., str]
+) -> None:
+    sign_in(sub="6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11")
+    main = testapp.get("/account").html.find("main")
+    details = main.find("details")
+    assert details.find("summary").text == "Technical details"
+    codes = [c.text for c in details.find_all("code")]
+    assert codes == ["6f1c1b52-8a6e-4d0b-9a53-2b6f7d3c2e11", "urn:acr.login.gov:auth-only"]
+    details.extract()
+    assert "6f1c1b52" not in main.get_text()
+    assert "urn:" not in main.get_text()
+    assert "Authenticated (no identity verification)" in main.get_text()
 
 
 def test_verified_page_steps_up_an_auth_only_session(

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from loginsite.account.times import ReadableTime, readable_time
 from loginsite.resources import Account, Root, VerifiedAccount
-from loginsite.settings import ACR_VERIFIED
+from loginsite.settings import ACR_VERIFIED, get_app_settings
 
 LEVEL_NAMES = {ACR_VERIFIED: "Identity verified"}
 
 
 @dataclass(frozen=True)
 class SessionTimes:
-    signed_in_at: datetime
-    idle_deadline: datetime
-    deadline: datetime
-
-
-def _utc(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
+    signed_in_at: ReadableTime
+    idle_deadline: ReadableTime
+    deadline: ReadableTime
 
 
 def home(request: Any) -> dict[str, Any]:
@@ -29,9 +25,15 @@ def home(request: Any) -> dict[str, Any]:
 
 def account(request: Any) -> dict[str, Any]:
     who = request.identity
+    zone = get_app_settings(request.registry).site.display_timezone
+    locale = request.locale_name
+
+    def shown(timestamp: int) -> ReadableTime:
+        return readable_time(timestamp, zone, locale)
+
     return {
         "level_name": LEVEL_NAMES.get(who.acr, "Authenticated (no identity verification)"),
-        "times": SessionTimes(_utc(who.signed_in_at), _utc(who.expires_at), _utc(who.deadline)),
+        "times": SessionTimes(shown(who.signed_in_at), shown(who.expires_at), shown(who.deadline)),
     }
 
 

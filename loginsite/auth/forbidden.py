@@ -41,6 +41,7 @@ def forbidden(exc: Any, request: Any) -> Any:
                 "Please try again in a few minutes; you do not need to sign in again."
             ),
             action=(_("Go to the home page"), home),
+            offer_sign_out=True,  # sign-out works in this state: it revokes what the cookie names
         )
     required_acr = getattr(request.context, "required_acr", None)
     if identity is None or (required_acr is not None and identity.acr != required_acr):

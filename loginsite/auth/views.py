@@ -26,6 +26,7 @@ from loginsite.auth.cookies import (
     transaction_keys,
 )
 from loginsite.auth.forbidden import session_unverifiable
+from loginsite.auth.outcome_pages import sign_in_not_completed
 from loginsite.auth.urls import LEVEL_VERIFIED, sign_in_path
 from loginsite.i18n import _
 from loginsite.oidc import (
@@ -35,6 +36,7 @@ from loginsite.oidc import (
     TransactionJar,
     sanitize_next,
 )
+from loginsite.oidc.transaction import LoginTransaction
 from loginsite.operations.metrics import count_sign_in, count_sign_out
 from loginsite.operations.provider_timing import provider_session, provider_timer, timed_client
 from loginsite.resources import Auth
@@ -47,7 +49,6 @@ from loginsite.revocation import (
 from loginsite.session import SessionToken, SessionTooLarge
 from loginsite.settings import ACR_VERIFIED, LOCALES, SERVICE_LEVELS, get_app_settings
 from loginsite.web.errors import error_page
-from loginsite.web.messages import sign_in_failure
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,9 @@ def _signed_session(request: Any) -> SessionToken | None:
     return request.registry.getUtility(ISecurityPolicy).signed_session(request)
 
 
-def _oidc_error_page(request: Any, exc: OIDCError, event: str) -> Any:
+def _oidc_error_page(
+    request: Any, exc: OIDCError, event: str, transaction: LoginTransaction | None = None
+) -> Any:
     count_sign_in(request, "failure", type(exc).__name__)
     log.warning(
         "%s status=%s category=%s error=%s reason=%s request_id=%s",
@@ -105,14 +108,7 @@ def _oidc_error_page(request: Any, exc: OIDCError, event: str) -> Any:
         exc.reason,
         _request_id(request),
     )
-    words = sign_in_failure(exc)  # "not available" only for outages; a refused answer says so
-    return error_page(
-        request,
-        exc.status,
-        words.title,
-        words.text,
-        action=(_("Try signing in again"), sign_in_path(request)),
-    )
+    return sign_in_not_completed(request, exc, transaction)
 
 
 def login(context: Auth, request: Any) -> Any:
@@ -198,7 +194,7 @@ def callback(context: Auth, request: Any) -> Any:
     if "error" in params:
         # Whatever the state, the provider said no: nothing more to try for this transaction.
         response = _oidc_error_page(
-            request, AuthorizationDenied(params["error"][:64]), "auth.callback_error"
+            request, AuthorizationDenied(params["error"][:64]), "auth.callback_error", transaction
         )
     elif transaction is None:
         log.warning("auth.callback_refused reason=%s request_id=%s", reason, _request_id(request))
@@ -217,7 +213,7 @@ def callback(context: Auth, request: Any) -> Any:
         try:
             signin = flow.client.complete(transaction, params)
         except OIDCError as exc:
-            response = _oidc_error_page(request, exc, "auth.callback_failed")
+            response = _oidc_error_page(request, exc, "auth.callback_failed", transaction)
         else:
             # The new session replaces the one the cookie names (a step-up, a second sign-in),
             # even one that is idle-expired or cannot be checked against the list right now.

@@ -28,9 +28,11 @@ def error_page(
     message: Text,
     *,
     action: tuple[Text, str] | None = None,
+    offer_sign_out: bool = False,
 ) -> Any:
     """Render the shared error page in the visitor's language; ``action`` is the (label, path)
-    of what to do next.
+    of what to do next; ``offer_sign_out`` adds a sign-out button (a session that is there but
+    cannot be checked can still be ended).
 
     Sign-in and step-up redirects for pages a visitor may not open are the auth layer's
     decision: see ``loginsite.auth.forbidden``.
@@ -42,7 +44,13 @@ def error_page(
     try:
         response = render_to_response(
             "error.html",
-            {"title": title, "message": message, "action": action, "status": status},
+            {
+                "title": title,
+                "message": message,
+                "action": action,
+                "status": status,
+                "offer_sign_out": offer_sign_out,
+            },
             request=request,
         )
     except Exception:

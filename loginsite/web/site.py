@@ -2,7 +2,10 @@
 
 Templates never name the app: they get ``site`` (:class:`~loginsite.settings.SiteSettings`),
 ``site_domain`` (the host of ``loginsite.public_url``, the identifier's first line) and
-``asset(path)`` (the URL of a file under ``loginsite/static/``) with every render. An identifier
+``asset(path)`` (the URL of a file under ``loginsite/static/``) with every render, and
+``session_unconfirmed()``: true when the browser holds a session this instance cannot check
+right now (revocation list unavailable), so pages offer sign-out instead of a sign-in that would
+loop. An identifier
 link left at its development default points at a page of this site that says it is not set up.
 """
 
@@ -14,6 +17,7 @@ from urllib.parse import urlsplit
 from pyramid.events import BeforeRender
 
 from loginsite.resources import Root
+from loginsite.session.policy import SESSION_UNVERIFIABLE
 from loginsite.settings import IDENTIFIER_LINKS, get_app_settings
 
 #: What each identifier link is called on its placeholder page.
@@ -37,6 +41,7 @@ def includeme(config: Any) -> None:
         event["site_domain"] = site_domain
         if request is not None:
             event["asset"] = lambda path: request.static_path("loginsite:static/" + path)
+            event["session_unconfirmed"] = lambda: bool(request.environ.get(SESSION_UNVERIFIABLE))
 
     config.add_subscriber(add_site, BeforeRender)
     for key in site.placeholder_links:
