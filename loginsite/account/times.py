@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 
-
 @dataclass(frozen=True)
 class ReadableTime:
     iso: str  #: the instant, for ``<time datetime>``
