@@ -37,8 +37,9 @@ from tests.plugins.app_instances import hidden_fields
 pytestmark = pytest.mark.redis
 
 #: Live entries in the shared revocation list: enough that a restarted instance takes a while
-#: to read them (on the order of seconds), during which its /readyz answers 503.
-LIST_SIZE = 250_000
+#: to read them (several seconds even on a quiet machine, where 250k loaded before HAProxy
+#: asked once), during which its /readyz answers 503.
+LIST_SIZE = 1_000_000
 KEY_PREFIX = "loginsite:revocation:"  # the default, which deploy/loginsite.ini keeps
 USERS = ("alice@example.gov", "bob@example.gov", "chen@example.gov")
 LOAD_THREADS = 3
