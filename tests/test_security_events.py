@@ -145,9 +145,19 @@ def assert_refused(response: Any, err: str, caplog: pytest.LogCaptureFixture, re
     ]
     assert refusals, caplog.text
     assert reason in refusals[-1]
-    audits = [r.getMessage() for r in caplog.records if r.name == "loginsite.audit"]
-    assert audits
-    assert f"outcome=refused:{err}" in audits[-1]
+    audit = last_audit(caplog)
+    assert (audit.outcome, audit.reason, audit.action) == ("failure", err, "none")
+
+
+def last_audit(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+    """The audit trail's event for the last delivery (fields: loginsite.operations.audit)."""
+    audits = [
+        r
+        for r in caplog.records
+        if r.name == "loginsite.audit" and r.event == "security_event.received"
+    ]
+    assert audits, caplog.text
+    return audits[-1]
 
 
 @pytest.fixture
@@ -172,10 +182,12 @@ def test_a_session_ending_event_ends_every_session_of_its_sub(
     assert not app.signed_in(phone)
     assert not app.signed_in(laptop)
     assert app.signed_in(other)
-    audit = [r.getMessage() for r in logs.records if r.name == "loginsite.audit"][-1]
-    assert f"type={event} sub={SUB}" in audit
-    assert "action=end-sessions outcome=sessions-ended" in audit
-    assert audit.endswith(f"request_id={response.headers['X-Request-Id']}")
+    audit = last_audit(logs)
+    assert (audit.set_type, audit.sub, audit.action) == (event, SUB, "end-sessions")
+    assert (audit.outcome, audit.reason) == ("success", "sessions_ended")
+    assert audit.request_id == response.headers["X-Request-Id"]
+    assert (audit.component, audit.path) == ("security_events", "/api/security-events")
+    assert audit.client_addr == "127.0.0.1"
 
 
 @pytest.mark.parametrize("event", RECORD_ONLY)
@@ -186,9 +198,9 @@ def test_a_record_only_event_keeps_the_sessions(
     response = app.post(make_set(test_provider, app, event))
     assert response.status_code == 202, response.text
     assert app.signed_in(cookie)
-    audit = [r.getMessage() for r in logs.records if r.name == "loginsite.audit"][-1]
-    assert f"type={event} sub={SUB}" in audit
-    assert "action=record outcome=recorded" in audit
+    audit = last_audit(logs)
+    assert (audit.set_type, audit.sub, audit.action) == (event, SUB, "record")
+    assert (audit.outcome, audit.reason) == ("success", "recorded")
 
 
 def test_a_record_only_event_can_be_configured_to_end_sessions(
@@ -217,9 +229,8 @@ def test_an_unknown_event_type_is_accepted_and_recorded(
     response = app.post(make_set(test_provider, app, unknown))
     assert response.status_code == 202, response.text
     assert app.signed_in(cookie)
-    audit = [r.getMessage() for r in logs.records if r.name == "loginsite.audit"][-1]
-    assert f"type={unknown} " in audit
-    assert "outcome=recorded" in audit
+    audit = last_audit(logs)
+    assert (audit.set_type, audit.reason) == (unknown, "recorded")
 
 
 @pytest.mark.parametrize("event", ["identifier-recycled", "identifier-changed"])
@@ -235,13 +246,12 @@ def test_an_email_subject_is_accepted_but_names_no_sub_and_is_never_logged(
     response = app.post(make_set(test_provider, app, claims=claims))
     assert response.status_code == 202, response.text
     assert app.signed_in(cookie)
-    audit = [r.getMessage() for r in logs.records if r.name == "loginsite.audit"][-1]
-    assert f"type={event} sub=-" in audit
-    outcome = {
-        "identifier-recycled": "action=end-sessions outcome=not-applied:email-subject-has-no-sub",
-        "identifier-changed": "action=record outcome=recorded",
+    audit = last_audit(logs)
+    assert (audit.set_type, audit.sub) == (event, None)
+    assert (audit.action, audit.outcome, audit.reason) == {
+        "identifier-recycled": ("end-sessions", "failure", "no_sub"),
+        "identifier-changed": ("record", "success", "recorded"),
     }[event]
-    assert outcome in audit
     assert "bob@example.gov" not in logs.text
 
 
@@ -446,8 +456,8 @@ def assert_refused_replay(response: Any, logs: pytest.LogCaptureFixture) -> None
     assert response.status_code == 400, response.text
     assert response.json()["err"] == "invalid_request"
     assert "already received" in response.json()["description"]
-    audits = [r.getMessage() for r in logs.records if r.name == "loginsite.audit"]
-    assert "outcome=refused:replayed" in audits[-1]
+    audit = last_audit(logs)
+    assert (audit.outcome, audit.reason) == ("failure", "replayed")
 
 
 @pytest.mark.parametrize("events", [2, 0, "not-an-object"], ids=str)
@@ -547,8 +557,8 @@ def test_an_action_that_cannot_be_recorded_is_a_503_and_tells_the_operator(
     assert receipt.status == 503
     errors = [r.getMessage() for r in logs.records if r.levelno == logging.ERROR]
     assert any("loginsite-revoke --sub" in m and SUB in m for m in errors)
-    audit = [r.getMessage() for r in logs.records if r.name == "loginsite.audit"][-1]
-    assert "outcome=failed:revocation-unavailable" in audit
+    audit = last_audit(logs)
+    assert (audit.sub, audit.outcome, audit.reason) == (SUB, "failure", "revocation_unavailable")
 
 
 def test_with_the_none_store_the_audit_says_nothing_was_ended(
@@ -556,8 +566,8 @@ def test_with_the_none_store_the_audit_says_nothing_was_ended(
 ) -> None:
     app = start_app(**{"loginsite.revocation.store": "none"})
     assert app.post(make_set(test_provider, app)).status_code == 202
-    audit = [r.getMessage() for r in logs.records if r.name == "loginsite.audit"][-1]
-    assert "outcome=not-applied:revocation-store-none" in audit
+    audit = last_audit(logs)
+    assert (audit.outcome, audit.reason) == ("failure", "revocation_store_none")
 
 
 def test_a_chunked_body_is_read_within_the_limit(app: App, test_provider: TestProvider) -> None:

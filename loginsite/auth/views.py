@@ -37,6 +37,7 @@ from loginsite.oidc import (
     sanitize_next,
 )
 from loginsite.oidc.transaction import LoginTransaction
+from loginsite.operations import audit
 from loginsite.operations.metrics import count_sign_in, count_sign_out
 from loginsite.operations.provider_timing import provider_session, provider_timer, timed_client
 from loginsite.resources import Auth
@@ -55,6 +56,28 @@ log = logging.getLogger(__name__)
 FLOW_KEY = "loginsite.sign_in_flow"
 _LOG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 LOGOUT_STATE_TTL = 600
+#: The provider's ``error=`` codes (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6) kept in the audit
+#: trail; any other value is attacker-chosen text, audited as ``other``.
+_PROVIDER_ERROR_CODES = frozenset(
+    [
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+    ]
+)
 
 
 class SignInFlow:
@@ -81,6 +104,10 @@ class SignInFlow:
             return configured
         return tuple(ACR_VERIFIED if v in SERVICE_LEVELS else v for v in configured)
 
+    def is_step_up(self, acr_values: tuple[str, ...]) -> bool:
+        """Asking for identity verification where the site's sign-in does not."""
+        return ACR_VERIFIED in acr_values and ACR_VERIFIED not in self.settings.idp.acr_values
+
 
 def _flow(request: Any) -> SignInFlow:
     return request.registry[FLOW_KEY]
@@ -95,10 +122,37 @@ def _signed_session(request: Any) -> SessionToken | None:
     return request.registry.getUtility(ISecurityPolicy).signed_session(request)
 
 
+def _audit(request: Any, event: str, outcome: str, reason: str, **fields: Any) -> None:
+    audit.record(event, outcome, reason, audit.origin_of(request, "auth"), **fields)
+
+
+def _audit_sign_in_failure(request: Any, event: str, exc: OIDCError) -> None:
+    if isinstance(exc, AuthorizationDenied):
+        reason = "cancelled" if exc.error == "access_denied" else "provider_error"
+        detail = exc.error if exc.error in _PROVIDER_ERROR_CODES else "other"
+    else:
+        reason, detail = exc.category, audit.code(type(exc).__name__)
+    identity = request.identity
+    _audit(
+        request,
+        event,
+        audit.FAILURE,
+        reason,
+        detail=detail,
+        sub=None if identity is None else identity.sub,
+        sid=None if identity is None else identity.session_id,
+    )
+
+
 def _oidc_error_page(
-    request: Any, exc: OIDCError, event: str, transaction: LoginTransaction | None = None
+    request: Any,
+    exc: OIDCError,
+    event: str,
+    audit_event: str,
+    transaction: LoginTransaction | None = None,
 ) -> Any:
     count_sign_in(request, "failure", type(exc).__name__)
+    _audit_sign_in_failure(request, audit_event, exc)
     log.warning(
         "%s status=%s category=%s error=%s reason=%s request_id=%s",
         event,
@@ -122,12 +176,24 @@ def login(context: Auth, request: Any) -> Any:
     locale = request.locale_name
     if locale not in LOCALES:
         locale = flow.settings.idp.locale
+    acr_values = flow.acr_values_for(level)
+    step_up = flow.is_step_up(acr_values)
     try:
         transaction, url = flow.client.begin(
-            next_path=next_path, acr_values=flow.acr_values_for(level), locale=locale
+            next_path=next_path, acr_values=acr_values, locale=locale
         )
     except OIDCError as exc:
-        return _oidc_error_page(request, exc, "auth.login_failed")
+        audit_event = "auth.step_up_requested" if step_up else "auth.sign_in"
+        return _oidc_error_page(request, exc, "auth.login_failed", audit_event)
+    if step_up:
+        _audit(
+            request,
+            "auth.step_up_requested",
+            audit.SUCCESS,
+            "sent_to_provider",
+            sub=None if identity is None else identity.sub,
+            sid=None if identity is None else identity.session_id,
+        )
     response = HTTPSeeOther(location=url)
     flow.transactions.add(request, response, transaction)
     return response
@@ -143,6 +209,7 @@ def _refuse_repeated(request: Any, flow: SignInFlow, repeated: list[str]) -> Any
     """Refuse before anything else, and burn every transaction the callback names."""
     taken = [flow.transactions.take(request, state)[2] for state in request.GET.getall("state")]
     count_sign_in(request, "refused", "repeated_parameter")
+    _audit(request, "auth.sign_in", audit.FAILURE, "repeated_parameter")
     log.warning(
         "auth.callback_refused reason=repeated_parameter names=%s request_id=%s",
         ",".join(_LOG_UNSAFE.sub("?", name[:32]) for name in repeated[:8]),
@@ -163,9 +230,10 @@ def _refuse_repeated(request: Any, flow: SignInFlow, repeated: list[str]) -> Any
     return response
 
 
-def _identity_too_large(request: Any, exc: SessionTooLarge) -> Any:
+def _identity_too_large(request: Any, exc: SessionTooLarge, event: str) -> Any:
     """The provider's identity cannot fit in a session cookie: refuse here, rather than set a
     cookie the browser would drop or the next request would refuse (a sign-in loop)."""
+    _audit(request, event, audit.FAILURE, "identity_too_large")
     log.warning(
         "auth.callback_failed reason=identity too large for a session (%d bytes) request_id=%s",
         exc.size,
@@ -191,14 +259,21 @@ def callback(context: Auth, request: Any) -> Any:
         return _refuse_repeated(request, flow, repeated)
     params = {k: v for k, v in request.GET.items() if isinstance(v, str)}
     transaction, reason, taken = flow.transactions.take(request, params.get("state"))
+    step_up = transaction is not None and flow.is_step_up(transaction.acr_values)
+    audit_event = "auth.step_up" if step_up else "auth.sign_in"
     if "error" in params:
         # Whatever the state, the provider said no: nothing more to try for this transaction.
         response = _oidc_error_page(
-            request, AuthorizationDenied(params["error"][:64]), "auth.callback_error", transaction
+            request,
+            AuthorizationDenied(params["error"][:64]),
+            "auth.callback_error",
+            audit_event,
+            transaction,
         )
     elif transaction is None:
         log.warning("auth.callback_refused reason=%s request_id=%s", reason, _request_id(request))
         count_sign_in(request, "refused", reason)
+        _audit(request, "auth.sign_in", audit.FAILURE, "state_mismatch", detail=audit.code(reason))
         response = error_page(
             request,
             400,
@@ -213,7 +288,9 @@ def callback(context: Auth, request: Any) -> Any:
         try:
             signin = flow.client.complete(transaction, params)
         except OIDCError as exc:
-            response = _oidc_error_page(request, exc, "auth.callback_failed", transaction)
+            response = _oidc_error_page(
+                request, exc, "auth.callback_failed", audit_event, transaction
+            )
         else:
             # The new session replaces the one the cookie names (a step-up, a second sign-in),
             # even one that is idle-expired or cannot be checked against the list right now.
@@ -221,13 +298,23 @@ def callback(context: Auth, request: Any) -> Any:
             try:
                 headers = remember(request, signin.sub, email=signin.email, acr=signin.acr)
             except SessionTooLarge as exc:
-                response = _identity_too_large(request, exc)
+                response = _identity_too_large(request, exc, audit_event)
                 flow.transactions.clear(response, taken)  # single use, as below
                 return response
             if previous is not None:
                 _revoke_replaced(flow, request, previous)
             session = request.identity  # the session remember() just started
             count_sign_in(request, "success")
+            _audit(
+                request,
+                audit_event,
+                audit.SUCCESS,
+                "ok",
+                sub=signin.sub,
+                sid=session.session_id if session is not None else None,
+                acr=signin.acr,
+                replaced_sid=None if previous is None else previous.session_id,
+            )
             log.info(
                 "auth.signed_in sub=%s acr=%s session_id=%s request_id=%s",
                 signin.sub,
@@ -310,6 +397,15 @@ def logout(context: Auth, request: Any) -> Any:
     session = _signed_session(request)
     outcome = _end_sessions(flow, request, session, everywhere)
     count_sign_out(request, everywhere, outcome.name.lower())
+    failed = outcome in (SignOutOutcome.NOT_RECORDED, SignOutOutcome.EVERYWHERE_FAILED)
+    _audit(
+        request,
+        "auth.sign_out_everywhere" if everywhere else "auth.sign_out",
+        audit.FAILURE if failed else audit.SUCCESS,
+        outcome.name.lower(),
+        sub=None if session is None else session.sub,
+        sid=None if session is None else session.session_id,
+    )
     log.info(
         "auth.signed_out sub=%s everywhere=%s outcome=%s session_id=%s request_id=%s",
         "-" if session is None else session.sub,

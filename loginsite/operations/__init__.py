@@ -1,4 +1,5 @@
-"""Running the site: health and readiness, metrics, request logs and production safety.
+"""Running the site: health and readiness, metrics, request logs, the audit trail and
+production safety.
 
 ``main`` includes this first (start-up warnings, then the metrics every later part counts into)
 and :mod:`.request_log` last, so its tween is added last and is the outermost: it times and logs
@@ -50,5 +51,6 @@ def warn_production_risks(config: Any) -> None:
 
 def includeme(config: Any) -> None:
     warn_production_risks(config)
+    config.include("loginsite.operations.audit")  # the key ring in use, on the audit trail
     start_metrics(config)
     config.include("loginsite.operations.health")

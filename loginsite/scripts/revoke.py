@@ -13,17 +13,27 @@ Arguments are checked before anything is written, because a revocation of a valu
 match a session would be reported as a success and end nothing: ``--sub`` must be a login.gov
 subject (a UUID; login.gov issues them in lower case, so other cases are lowered) and ``--jti`` a
 session id as loginsite mints them.
+
+Every revocation asked for, done or not, is an ``operator.revoke`` event on the audit trail
+(``loginsite.audit``) naming the operating-system user who ran the command (and ``SUDO_USER``
+through sudo). The script applies the INI file's logging configuration, as ``pserve`` does, so
+the events reach the same sink as the app's; an INI file without one sends them to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import pwd
 import re
+import secrets
 import sys
 import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from loginsite.operations import audit
 from loginsite.revocation import revoke_session, revoke_user
 from loginsite.revocation.redis import RedisRevocationStore
 from loginsite.scripts.ini import ConfigFileError, load_ini
@@ -116,6 +126,49 @@ def _where(url: str) -> str:
     return f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.path
 
 
+def _start_logging(config_uri: str) -> None:
+    """The INI file's logging configuration, as pserve applies it; without one, stderr."""
+    import plaster
+
+    loader = plaster.get_loader(config_uri, protocols=["wsgi"])
+    if "loggers" in loader.get_sections():
+        loader.setup_logging()
+    else:
+        logging.basicConfig(format="%(levelname)s [%(name)s] %(message)s")
+        logging.getLogger(audit.AUDIT_LOGGER).setLevel(logging.INFO)
+
+
+def _operator() -> dict[str, object]:
+    """Who ran the command: the effective user (not $USER, which anyone can set), and the
+    user sudo says invoked it."""
+    uid = os.geteuid()
+    try:
+        name: str | None = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no passwd entry (a container)
+        name = None
+    return {"os_user": name, "os_uid": uid, "sudo_user": os.environ.get("SUDO_USER") or None}
+
+
+def _audit_all(
+    subs: Sequence[str], session_ids: Sequence[str], outcome: str, reason: str, **fields: object
+) -> None:
+    """One ``operator.revoke`` event per revocation asked for, sharing one run id."""
+    origin = audit.Origin(component="loginsite-revoke", request_id=_RUN_ID)
+    who = _operator()
+    for sub in subs:
+        audit.record(
+            "operator.revoke", outcome, reason, origin, sub=sub, scope="user", **who, **fields
+        )
+    for jti in session_ids:
+        audit.record(
+            "operator.revoke", outcome, reason, origin, sid=jti, scope="session", **who, **fields
+        )
+
+
+#: Ties together the events of one run of the command, as a request id does for a request.
+_RUN_ID = secrets.token_hex(8)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
@@ -137,7 +190,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"loginsite-revoke: {exc}", file=sys.stderr)
         return 2
+    try:
+        _start_logging(args.config_uri)
+    except Exception as exc:  # a broken [loggers] section: the audit trail would be lost
+        print(
+            f"loginsite-revoke: cannot apply the logging configuration of {args.config_uri}: "
+            f"{exc}. Nothing was revoked.",
+            file=sys.stderr,
+        )
+        return 2
     revocation = settings.revocation
+    if revocation.store != "redis":
+        _audit_all(subs, session_ids, audit.FAILURE, "store_not_shared", detail=revocation.store)
     if revocation.store == "memory":
         print(
             "loginsite-revoke: loginsite.revocation.store is memory: each app process keeps its "
@@ -162,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = RedisRevocationStore(revocation, initial_wait=0, use_journal=False)
     try:
         if not store.wait_until_synced(wait):
+            _audit_all(subs, session_ids, audit.FAILURE, "redis_unreachable")
             message = f"cannot reach Redis at {where}: nothing was revoked"
             print(f"loginsite-revoke: {message}", file=sys.stderr)
             return 1
@@ -172,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for jti in session_ids:
             revoke_session(store, jti, expires_at=int(now) + max_age + 1)
         if not store.wait_until_written(wait):
+            _audit_all(subs, session_ids, audit.FAILURE, "not_confirmed")
             print(
                 f"loginsite-revoke: could not write to Redis at {where}: "
                 f"{store.pending_writes} revocation(s) were NOT recorded; run again",
@@ -180,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     finally:
         store.close()
+    _audit_all(subs, session_ids, audit.SUCCESS, "revoked")
     for sub in subs:
         print(f"revoked every session of sub {sub} signed in up to now")
     for jti in session_ids:

@@ -10,8 +10,9 @@ an HTTP answer. The order matters:
    revocation store, which is durable when it returns (the redis store's sqlite journal, then
    Redis), so the 202 is only sent once the action survives a Redis outage or a kill -9;
    ``record`` only writes the audit line;
-4. one audit line on the ``loginsite.audit`` logger for every delivery (type, sub, jti, action,
-   outcome), never the token or an email address.
+4. one ``security_event.received`` event on the audit trail (:mod:`loginsite.operations.audit`)
+   for every delivery (its type, sub, jti, the action, the outcome and why), never the token or
+   an email address.
 
 If the store cannot record the revocation at all (``RevocationUnavailable``) the answer is 503
 and an error line tells the operator to end the sessions by hand (``loginsite-revoke --sub``):
@@ -32,13 +33,17 @@ from loginsite.oidc.security_event import (
     SecurityEventError,
     SecurityEventVerifier,
 )
+from loginsite.operations import audit
 from loginsite.revocation import RevocationStore, RevocationUnavailable, revoke_user
 from loginsite.settings import SecurityEventSettings
 
 log = logging.getLogger(__name__)
-audit = logging.getLogger("loginsite.audit")
+_NO_ORIGIN = audit.Origin(component="security_events")
 
 __all__ = ["Receipt", "SecurityEventReceiver"]
+
+SESSIONS_ENDED = "sessions_ended"
+RECORDED = "recorded"
 
 
 @dataclass(frozen=True)
@@ -71,16 +76,18 @@ class SecurityEventReceiver:
         # False with the "none" revocation store: it cannot end sessions, so say so.
         self._acts = acts
 
-    def receive(self, token: str, *, request_id: str = "-") -> Receipt:
+    def receive(self, token: str, *, origin: audit.Origin = _NO_ORIGIN) -> Receipt:
+        """``origin``: the delivery's request, for the logs and the audit trail."""
+        request_id = origin.request_id
         try:
             event = self._verifier.verify(token)
         except SecurityEventError as exc:
-            return self.refuse(exc.err, exc.description, request_id=request_id)
+            return self.refuse(exc.err, exc.description, origin=origin)
         except OIDCError as exc:
             log.warning(
                 "security_event.unverifiable reason=%s request_id=%s", exc.reason, request_id
             )
-            self._audit(None, "none", f"unverifiable:{type(exc).__name__}", request_id)
+            self._audit(origin, None, "none", "unverifiable", detail=audit.code(type(exc).__name__))
             return Receipt(503, description="the provider's signing keys could not be fetched")
         # Remembered for as long as the SET could still verify.
         if not self._store.claim_once(_replay_key(event.jti), event.expires_at + self._leeway):
@@ -89,7 +96,7 @@ class SecurityEventReceiver:
                 "request_id=%s",
                 request_id,
             )
-            self._audit(event, "none", "refused:replayed", request_id)
+            self._audit(origin, event, "none", "replayed")
             return Receipt(400, "invalid_request", "this SET (its jti) was already received")
         action = self._settings.action_for(event.event_type)
         try:
@@ -103,40 +110,52 @@ class SecurityEventReceiver:
                 exc,
                 request_id,
             )
-            self._audit(event, action, "failed:revocation-unavailable", request_id)
+            self._audit(origin, event, action, "revocation_unavailable")
             return Receipt(503, description="the action could not be recorded")
-        self._audit(event, action, outcome, request_id)
+        self._audit(origin, event, action, outcome)
         return Receipt(202)
 
-    def refuse(self, err: str, description: str, *, request_id: str = "-") -> Receipt:
+    def refuse(self, err: str, description: str, *, origin: audit.Origin = _NO_ORIGIN) -> Receipt:
         """A delivery that is not a SET we accept: one log line with the reason, one audit."""
         log.warning(
-            "security_event.refused err=%s reason=%s request_id=%s", err, description, request_id
+            "security_event.refused err=%s reason=%s request_id=%s",
+            err,
+            description,
+            origin.request_id,
         )
-        self._audit(None, "none", f"refused:{err}", request_id)
+        self._audit(origin, None, "none", err)  # err: an RFC 8935 code
         return Receipt(400, err, description)
 
     def _apply(self, event: SecurityEvent, action: str) -> str:
+        """What was done, as the audit reason: ``sessions_ended`` and ``recorded`` are
+        successes, the others say why the configured action could not be carried out."""
         if action != END_SESSIONS:
-            return "recorded"
+            return RECORDED
         if event.sub is None:
-            return f"not-applied:{event.subject_type}-subject-has-no-sub"
+            return "no_sub"  # an email subject: loginsite keeps no email-to-user index
         if not self._acts:
-            return "not-applied:revocation-store-none"
+            return "revocation_store_none"
         revoke_user(self._store, event.sub, max_age=self._max_age)
-        return "sessions-ended"
+        return SESSIONS_ENDED
 
     def _audit(
-        self, event: SecurityEvent | None, action: str, outcome: str, request_id: str
+        self,
+        origin: audit.Origin,
+        event: SecurityEvent | None,
+        action: str,
+        reason: str,
+        detail: str | None = None,
     ) -> None:
-        audit.info(
-            "security_event type=%s sub=%s jti=%s action=%s outcome=%s request_id=%s",
-            event.name if event else "-",
-            (event.sub or "-") if event else "-",
-            event.jti[:64] if event else "-",
-            action,
-            outcome,
-            request_id,
+        audit.record(
+            "security_event.received",
+            audit.SUCCESS if reason in (SESSIONS_ENDED, RECORDED) else audit.FAILURE,
+            reason,
+            origin,
+            detail=detail,
+            sub=None if event is None else event.sub,
+            set_type=None if event is None else event.name[:128],
+            set_jti=None if event is None else event.jti[:64],
+            action=action,
         )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from pyramid.response import Response
 
 from loginsite.oidc.security_event import MAX_SET_LENGTH
+from loginsite.operations.audit import origin_of
 
 from .receiver import Receipt, SecurityEventReceiver
 
@@ -26,10 +27,6 @@ def _receiver(request: Any) -> SecurityEventReceiver:
     return request.registry[RECEIVER_KEY]
 
 
-def _request_id(request: Any) -> str:
-    return getattr(request, "request_id", "-")
-
-
 def _answer(receipt: Receipt) -> Response:
     if receipt.status == 202:
         return Response(status=202)
@@ -41,10 +38,10 @@ def _answer(receipt: Receipt) -> Response:
 
 def receive(request: Any) -> Response:
     receiver = _receiver(request)
-    request_id = _request_id(request)
+    origin = origin_of(request, "security_events")
 
     def refuse(description: str) -> Response:
-        return _answer(receiver.refuse("invalid_request", description, request_id=request_id))
+        return _answer(receiver.refuse("invalid_request", description, origin=origin))
 
     if request.method != "POST":
         response = _answer(Receipt(405, description="Security Event Tokens are POSTed here"))
@@ -62,7 +59,7 @@ def receive(request: Any) -> Response:
         token = body.decode("ascii").strip()
     except UnicodeDecodeError:
         return refuse("the body is not a compact JWS (non-ASCII bytes)")
-    return _answer(receiver.receive(token, request_id=request_id))
+    return _answer(receiver.receive(token, origin=origin))
 
 
 def includeme(config: Any) -> None:

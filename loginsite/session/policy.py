@@ -19,6 +19,7 @@ from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.interfaces import ISecurityPolicy
 from zope.interface import implementer
 
+from loginsite.operations import audit
 from loginsite.operations.metrics import count_session_refusal
 from loginsite.session.cookie import SessionCookieHelper
 from loginsite.session.request_cache import EnvironRequestCache
@@ -86,7 +87,8 @@ class SessionSecurityPolicy:
         try:
             token = self.helper.identify(request)
         except InvalidSession as exc:
-            return self._refuse(request, exc.reason)
+            # Who it was, if this app signed it (an expired one); a forgery names no one.
+            return self._refuse(request, exc.reason, self.signed_session(request))
         if token is None:
             return None
         if self.revocations is not None:
@@ -98,15 +100,15 @@ class SessionSecurityPolicy:
                 # The list cannot be trusted right now: anonymous, but keep the cookie so the
                 # session comes back when the list does.
                 reason = f"revocation list unavailable ({type(exc).__name__})"
-                _log_refusal(request, reason, token.sub, level=logging.WARNING)
+                _log_refusal(request, reason, token, level=logging.WARNING)
                 request.environ[SESSION_UNVERIFIABLE] = True
                 return None
             if revoked:
-                return self._refuse(request, "session revoked", sub=token.sub)
+                return self._refuse(request, "session revoked", token)
         try:
             reissued = self.helper.reissue(token)
         except SessionTooLarge as exc:  # only a token the app did not mint itself
-            return self._refuse(request, f"renewal too large ({exc.size} bytes)", sub=token.sub)
+            return self._refuse(request, f"renewal too large ({exc.size} bytes)", token)
         if reissued is not None:
             header, token = reissued
             self._owe(request, (header,))
@@ -170,22 +172,46 @@ class SessionSecurityPolicy:
 
     # Internals
 
-    def _refuse(self, request: Request, reason: str, sub: str = "-") -> None:
+    def _refuse(self, request: Request, reason: str, token: SessionToken | None) -> None:
         """Anonymous, and the response deletes the cookie."""
-        _log_refusal(request, reason, sub)
+        _log_refusal(request, reason, token)
         self._owe(request, (self.helper.delete_cookie_header(),))
 
     def _owe(self, request: Request, headers: Headers) -> None:
         owe(request, headers, self._response_tween)
 
 
-def _log_refusal(request: Request, reason: str, sub: str, level: int = logging.INFO) -> None:
+#: The audit trail's reason for each refusal (by the start of its log reason); else ``invalid``.
+_AUDIT_REASONS = (
+    ("absolute deadline passed", "expired"),
+    ("idle timeout passed", "idle"),
+    ("session revoked", "revoked"),
+    ("revocation list unavailable", "unverifiable"),
+    ("bad signature", "tampered"),
+    ("unknown key id", "unknown_key"),
+    ("signing key no longer in the ring", "unknown_key"),
+)
+
+
+def _log_refusal(
+    request: Request, reason: str, token: SessionToken | None, level: int = logging.INFO
+) -> None:
     """Why a presented session was not accepted; never the token itself."""
     count_session_refusal(request, reason)
+    sub = None if token is None else token.sub
     log.log(
         level,
         "session.refused reason=%s sub=%s request_id=%s",
         reason,
-        sub,
+        sub or "-",
         getattr(request, "request_id", "-"),  # loginsite.web's request method, if installed
+    )
+    audit.record(
+        "session.refused",
+        audit.FAILURE,
+        next((code for start, code in _AUDIT_REASONS if reason.startswith(start)), "invalid"),
+        audit.origin_of(request, "session"),
+        detail=audit.code(reason),
+        sub=sub,
+        sid=None if token is None else token.session_id,
     )

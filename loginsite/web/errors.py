@@ -14,6 +14,7 @@ from pyramid.renderers import render_to_response
 from pyramid.response import Response
 
 from loginsite.i18n import _
+from loginsite.operations import audit
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,16 @@ def not_found(exc: Any, request: Any) -> Any:
 
 def bad_csrf(exc: Any, request: Any) -> Any:
     log.info("csrf.refused path=%s reason=%s", request.path, type(exc).__name__)
+    identity = request.identity  # the page's header shows it anyway
+    audit.record(
+        "csrf.refused",
+        audit.FAILURE,
+        "bad_origin" if isinstance(exc, BadCSRFOrigin) else "bad_token",
+        audit.origin_of(request, "csrf"),
+        sub=getattr(identity, "sub", None),
+        sid=getattr(identity, "session_id", None),
+        method=request.method,
+    )
     return error_page(
         request,
         400,
