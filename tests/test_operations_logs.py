@@ -24,12 +24,15 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def ini_logging(request: pytest.FixtureRequest) -> Iterator[Callable[[str], io.StringIO]]:
     """Apply an INI file's logging config with its console handler writing to a buffer; put
-    the logging module back as it was afterwards."""
+    the logging module back as it was afterwards (the audit logger's own sink included)."""
     root = logging.getLogger()
     saved_handlers = root.handlers[:]
-    saved_levels = {
-        name: logging.getLogger(name).level for name in ("", "loginsite", "loginsite.access")
+    names = ("", "loginsite", "loginsite.access", "loginsite.audit")
+    saved = {
+        name: (logging.getLogger(name).level, logging.getLogger(name).propagate) for name in names
     }
+    audit_logger = logging.getLogger("loginsite.audit")
+    saved_audit_handlers = audit_logger.handlers[:]
 
     def configure(name: str) -> io.StringIO:
         logging.config.fileConfig(
@@ -47,8 +50,13 @@ def ini_logging(request: pytest.FixtureRequest) -> Iterator[Callable[[str], io.S
         if handler not in saved_handlers:
             root.removeHandler(handler)
             handler.close()
-    for name, level in saved_levels.items():
+    for handler in audit_logger.handlers[:]:
+        if handler not in saved_audit_handlers:
+            audit_logger.removeHandler(handler)
+            handler.close()
+    for name, (level, propagate) in saved.items():
         logging.getLogger(name).setLevel(level)
+        logging.getLogger(name).propagate = propagate
     for handler in saved_handlers:
         if handler not in root.handlers:
             root.addHandler(handler)
@@ -158,6 +166,7 @@ def test_health_checks_are_logged_at_debug_only(
     make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     testapp = webtest.TestApp(make_app(), extra_environ={"HTTP_HOST": "localhost:6543"})
+    caplog.clear()  # the start-up lines (the audit trail's session.key_ring)
     with caplog.at_level(logging.DEBUG, logger="loginsite"):
         testapp.get("/healthz")
         testapp.get("/readyz")
