@@ -37,7 +37,7 @@ from tests.plugins.clock import FakeClock
 from tests.plugins.live_server import LiveServer
 from tests.plugins.oidc_provider import TestProvider
 from tests.plugins.redis_server import RedisServer
-from tests.plugins.session_keys import SECRET_1, SECRET_2
+from tests.plugins.session_keys import SECRET_1, SECRET_2, SECRET_3
 from tests.test_auth_signout import SwitchableStore
 from tests.test_operations_logs import ini_logging  # noqa: F401 - the fixture, for the INI tests
 from tests.test_operations_proxy import production_proxy_options
@@ -650,11 +650,26 @@ def test_from_an_untrusted_peer_forwarding_headers_are_not_believed(
 # -- start-up ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("ring", "key_ids", "signing", "verify_only"),
+    [
+        (f"k2:{SECRET_1} k1:{SECRET_2}:verify", ["k2", "k1"], "k2", ["k1"]),
+        # A rolling deploy's first stage: the new key deployed everywhere, verify-only.
+        (f"k3:{SECRET_3}:verify k2:{SECRET_1}", ["k3", "k2"], "k2", ["k3"]),
+        (f"k2:{SECRET_1}", ["k2"], "k2", []),
+    ],
+    ids=["signing-first", "new-key-verify-only", "one-key"],
+)
 def test_start_up_records_the_key_ring_by_key_id_only(
-    make_app: Callable[..., Any], trail: Trail
+    make_app: Callable[..., Any],
+    trail: Trail,
+    ring: str,
+    key_ids: list[str],
+    signing: str,
+    verify_only: list[str],
 ) -> None:
     trail.take()
-    make_app()
+    make_app(**{"loginsite.session.keys": ring})
     record = trail.one("session.key_ring")
     assert_event(
         record,
@@ -666,11 +681,11 @@ def test_start_up_records_the_key_ring_by_key_id_only(
         sub=None,
         sid=None,
         request_id="-",
-        key_ids=["k2", "k1"],
-        signing_key_id="k2",
-        verify_only_key_ids=[],
+        key_ids=key_ids,
+        signing_key_id=signing,
+        verify_only_key_ids=verify_only,
     )
-    assert_free_of(record, SECRET_1, SECRET_2)
+    assert_free_of(record, SECRET_1, SECRET_2, SECRET_3)
 
 
 # -- routing: production.ini and development.ini -----------------------------------------------
