@@ -168,28 +168,36 @@ def logout_state(response: requests.Response) -> str:
 PUBLIC_URL = "https://app.example.test"
 
 
-@pytest.fixture
-def shared_redis_settings(
-    test_provider: Any, redis_server: Any, session_keys: str, tmp_path: Path
+def redis_site_settings(
+    provider: Any, redis_url: str, session_keys: str, workdir: Path
 ) -> dict[str, str]:
-    """Settings of instances that sign in through the test provider and share one Redis."""
-    key_file = tmp_path / "client.pem"
-    key_file.write_bytes(test_provider.client_private_key_pem)
+    """Settings of instances that sign in through ``provider`` and share the Redis at
+    ``redis_url``; the client key is written into ``workdir``."""
+    key_file = workdir / "client.pem"
+    key_file.write_bytes(provider.client_private_key_pem)
     return {
         "loginsite.environment": "development",
         "loginsite.public_url": PUBLIC_URL,
         "loginsite.session.keys": session_keys,
         "loginsite.session.secure": "false",
-        "loginsite.idp.issuer": test_provider.issuer,
-        "loginsite.idp.client_id": test_provider.client_id,
+        "loginsite.idp.issuer": provider.issuer,
+        "loginsite.idp.client_id": provider.client_id,
         "loginsite.idp.private_key": str(key_file),
         "loginsite.idp.allow_http": "true",
         "loginsite.idp.timeout": "5",
         "loginsite.revocation.store": "redis",
-        "loginsite.revocation.redis_url": redis_server.url,
+        "loginsite.revocation.redis_url": redis_url,
         "loginsite.revocation.redis_timeout": "0.5",
         "loginsite.revocation.max_staleness": "30",
     }
+
+
+@pytest.fixture
+def shared_redis_settings(
+    test_provider: Any, redis_server: Any, session_keys: str, tmp_path: Path
+) -> dict[str, str]:
+    """Settings of instances that sign in through the test provider and share one Redis."""
+    return redis_site_settings(test_provider, redis_server.url, session_keys, tmp_path)
 
 
 @pytest.fixture
