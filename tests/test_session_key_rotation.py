@@ -107,7 +107,7 @@ class Rotation:
         """Sign out at ``via``, return from the provider's logout to ``back``'s signed-out page."""
         account = browser.get(via, "/account")
         assert account.status_code == 200, account.text
-        form = hidden_fields(account, 'name="everywhere"' if everywhere else 'class="inline-form"')
+        form = hidden_fields(account, 'name="everywhere"' if everywhere else ">Sign out</button>")
         logout = browser.post(via, "/auth/logout", form)
         assert logout.status_code == 303, logout.text
         page = browser.get(back, "/auth/signed-out", state=logout_state(logout))
