@@ -9,9 +9,13 @@ from pyramid.config import Configurator
 from loginsite.settings import SettingsError, SettingsExit
 from loginsite.web.uswds import AssetsMissing
 
+#: loginsite's own layout; its sign-in pages use it too (a host app names its own, or none).
+SITE_LAYOUT = "loginsite:templates/layout.html"
+
 
 def main(global_config: dict[str, Any] | None, **settings: Any) -> Any:
     """The WSGI app ``pserve`` serves; each include is one part of the site."""
+    settings.setdefault("loginsite.auth.layout", SITE_LAYOUT)
     with Configurator(settings=settings) as config:
         config.include("loginsite.settings")  # parse and validate every setting, once
         config.include("loginsite.operations")  # health, metrics, production risk warnings

@@ -1,4 +1,7 @@
-"""The traversal tree: each resource carries the ACL that guards its views."""
+"""loginsite's own traversal tree: each resource carries the ACL that guards its views.
+
+The sign-in views are not in it: they are routes (``loginsite.auth.urls``), the same in any app.
+"""
 
 from __future__ import annotations
 
@@ -36,13 +39,9 @@ class Account(Resource):
     children = {"verified": VerifiedAccount}
 
 
-class Auth(Resource):
-    """The sign-in flow; its views decide for themselves who may use them."""
-
-
 class Root(Resource):
     __acl__ = [(Allow, Everyone, "view")]
-    children = {"auth": Auth, "account": Account}
+    children = {"account": Account}
 
 
 def root_factory(request: Any) -> Root:
@@ -59,6 +58,12 @@ def site_root(request: Any) -> Root:
     return root if isinstance(root, Root) else Root()
 
 
+def account_path(request: Any) -> str:
+    """The account page, where a signed-in user who may not open a page is sent."""
+    return request.resource_path(request.site_root["account"])
+
+
 def includeme(config: Any) -> None:
     config.set_root_factory(root_factory)
     config.add_request_method(site_root, "site_root", reify=True)
+    config.add_request_method(account_path, "account_path", reify=True)

@@ -42,9 +42,14 @@ _KID_RE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 _PLACEHOLDER_WORDS = ("change", "secret", "password", "example", "placeholder", "dummy", "xxxxxx")
 
 
-#: The paths registered with login.gov below ``public_url`` (``loginsite-keygen`` prints them).
-CALLBACK_PATH = "/auth/callback"
-SIGNED_OUT_PATH = "/auth/signed-out"
+#: Where the sign-in views are served unless ``loginsite.auth.prefix`` says otherwise.
+AUTH_PREFIX = "/auth"
+#: Below the prefix: the two paths registered with login.gov (``loginsite-keygen`` prints them).
+CALLBACK = "/callback"
+SIGNED_OUT = "/signed-out"
+#: The layout the sign-in pages extend unless ``loginsite.auth.layout`` names the host app's.
+PLAIN_LAYOUT = "loginsite:templates/plain_layout.html"
+_PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*")
 
 #: Where ``loginsite.devidp`` serves the development provider, below ``public_url``.
 DEVIDP_PATH = "/_devidp/"
@@ -261,6 +266,22 @@ class SiteSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """Where the sign-in views are served, and the Jinja2 layout their pages extend."""
+
+    prefix: str = AUTH_PREFIX
+    layout: str = PLAIN_LAYOUT
+
+    @property
+    def callback_path(self) -> str:
+        return self.prefix + CALLBACK
+
+    @property
+    def signed_out_path(self) -> str:
+        return self.prefix + SIGNED_OUT
+
+
+@dataclass(frozen=True)
 class AppSettings:
     environment: Literal["development", "production"]
     public_url: str
@@ -273,6 +294,7 @@ class AppSettings:
     operations: OperationsSettings = field(default_factory=OperationsSettings)
     languages: LanguageSettings = field(default_factory=LanguageSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def security_events_url(self) -> str:
@@ -281,11 +303,11 @@ class AppSettings:
 
     @property
     def redirect_uri(self) -> str:
-        return self.public_url + CALLBACK_PATH
+        return self.public_url + self.auth.callback_path
 
     @property
     def post_logout_redirect_uri(self) -> str:
-        return self.public_url + SIGNED_OUT_PATH
+        return self.public_url + self.auth.signed_out_path
 
 
 class RawSettings:
@@ -621,8 +643,10 @@ def idp_settings(
     development: bool,
     public_url: str,
     default_issuer: str | None = None,
+    auth: AuthSettings | None = None,
 ) -> ClientConfig:
-    """The OIDC client's config; its redirect URIs come from ``public_url``, never a request.
+    """The OIDC client's config; its redirect URIs come from ``public_url`` and the sign-in
+    views' prefix (``auth``), never a request.
 
     ``default_issuer`` is the built-in development provider's, when it is included.
     """
@@ -671,8 +695,8 @@ def idp_settings(
     return ClientConfig(
         issuer=issuer,
         client_id=client_id,
-        redirect_uri=public_url + CALLBACK_PATH,
-        post_logout_redirect_uri=public_url + SIGNED_OUT_PATH,
+        redirect_uri=public_url + (auth or AuthSettings()).callback_path,
+        post_logout_redirect_uri=public_url + (auth or AuthSettings()).signed_out_path,
         private_key_pem=pem,
         certificate_path=Path(cert) if cert else None,
         acr_values=acr_values,
@@ -686,6 +710,53 @@ def idp_settings(
         max_concurrent_calls=raw.count(
             "loginsite.idp.max_concurrent_calls", ClientConfig.max_concurrent_calls
         ),
+    )
+
+
+def parse_auth_prefix(name: str, value: str) -> str:
+    """A path such as ``/auth`` or ``/account/login-gov``: below it are ``/login``,
+    ``/callback``, ``/logout`` and ``/signed-out``. A trailing slash is dropped."""
+    prefix = value.rstrip("/")
+    segments = prefix.split("/")
+    if (
+        not value.startswith("/")
+        or not prefix
+        or not all(_PREFIX_SEGMENT.fullmatch(segment) for segment in segments[1:])
+    ):
+        raise SettingsError(
+            name,
+            f"must be a path below the site's root such as /auth or /account/login-gov "
+            f"(letters, digits and ._~- between the slashes), not {value!r}",
+        )
+    return prefix
+
+
+def parse_layout(name: str, value: str) -> str:
+    """An asset spec (``myapp:templates/layout.jinja2``) naming a Jinja2 template that exists."""
+    from pyramid.path import AssetResolver
+
+    package, sep, path = value.partition(":")
+    if not sep or not package or not path:
+        raise SettingsError(
+            name,
+            f"must be the asset spec of a Jinja2 template, such as "
+            f"myapp:templates/layout.jinja2, not {value!r}",
+        )
+    try:
+        found = AssetResolver().resolve(value).exists()
+    except (ImportError, ValueError) as exc:
+        raise SettingsError(name, f"cannot find {value!r}: {exc}") from None
+    if not found:
+        raise SettingsError(name, f"there is no template {path!r} in package {package!r}")
+    return value
+
+
+def auth_settings(raw: RawSettings) -> AuthSettings:
+    prefix = raw.get("loginsite.auth.prefix")
+    layout = raw.get("loginsite.auth.layout")
+    return AuthSettings(
+        prefix=parse_auth_prefix("loginsite.auth.prefix", prefix) if prefix else AUTH_PREFIX,
+        layout=parse_layout("loginsite.auth.layout", layout) if layout else PLAIN_LAYOUT,
     )
 
 
@@ -871,6 +942,7 @@ class ParsedSettings:
     revocation: RevocationSettings | None = None
     idp: ClientConfig | None = None
     security_events: SecurityEventSettings | None = None
+    auth: AuthSettings | None = None
 
 
 _T = TypeVar("_T")
@@ -920,7 +992,8 @@ def parse_settings(
     data_dir = raw.get("loginsite.devidp.data_dir")
     devidp = DevIdpSettings(data_dir=Path(data_dir)) if data_dir else None
     revocation = part(lambda: revocation_settings(raw, session))
-    # (With public_url in error, any URL stands in: no settings come out of this parse.)
+    auth = part(lambda: auth_settings(raw))
+    # (With public_url or auth in error, a stand-in is used: no settings come out of this parse.)
     site_url = public_url or "http://localhost"
     idp = part(
         lambda: idp_settings(
@@ -928,6 +1001,7 @@ def parse_settings(
             development=development,
             public_url=site_url,
             default_issuer=site_url + DEVIDP_PATH if development and devidp_included else None,
+            auth=auth,
         )
     )
     security_events = part(lambda: security_event_settings(raw))
@@ -949,6 +1023,7 @@ def parse_settings(
         "revocation": revocation,
         "idp": idp,
         "security_events": security_events,
+        "auth": auth,
     }
     if (
         errors
@@ -961,6 +1036,7 @@ def parse_settings(
         or operations is None
         or languages is None
         or site is None
+        or auth is None
     ):
         return ParsedSettings(None, tuple(errors), unknown, **parts)
     settings = AppSettings(
@@ -974,6 +1050,7 @@ def parse_settings(
         operations=operations,
         languages=languages,
         site=site,
+        auth=auth,
     )
     return ParsedSettings(settings, (), unknown, **parts)
 

@@ -8,6 +8,8 @@ import pytest
 import webtest
 from pyramid.request import Request, apply_request_extensions
 
+from tests.plugins.devidp_browser import DevIdpBrowser
+
 
 @pytest.fixture
 def request_(testapp: webtest.TestApp) -> Any:
@@ -32,7 +34,8 @@ def test_pages_are_linked_from_the_tree_even_before_traversal(request_: Any) -> 
     assert request_.resource_path(root) == "/"
     assert request_.resource_path(root["account"]) == "/account/"
     assert request_.resource_path(root["account"]["verified"]) == "/account/verified/"
-    assert request_.resource_path(root["auth"], "logout") == "/auth/logout"
+    assert request_.sign_out_path() == "/auth/logout"
+    assert request_.home_path == "/"
 
 
 def test_tree_paths_follow_the_mount_point(request_: Any) -> None:
@@ -60,3 +63,62 @@ def test_every_page_link_resolves_to_a_page(testapp: webtest.TestApp, sign_in: A
             response = response.follow()
         assert response.status_int == 200, href
     assert {f["action"] for f in page.html.find_all("form")} == {"/auth/logout"}
+
+
+def test_a_prefix_moves_every_sign_in_view_and_link(make_app: Any) -> None:
+    app = webtest.TestApp(
+        make_app(**{"loginsite.auth.prefix": "/account/login-gov"}),
+        extra_environ={"HTTP_HOST": "localhost:6543"},
+    )
+    assert app.get("/auth/login", status=404)
+    assert app.get("/auth/signed-out", status=404)
+    page = app.get("/account/login-gov/signed-out")
+    assert page.html.find("a", class_="login-button")["href"] == "/account/login-gov/login"
+    assert app.get("/account/login-gov/logout").html.find("h1").text == "Sign out"
+    # A page that needs sign-in sends the visitor to the moved sign-in view.
+    location = app.get("/account/", status=303).location
+    assert location == "http://localhost:6543/account/login-gov/login?next=%2Faccount%2F"
+
+
+def test_sign_in_and_out_under_a_prefix_against_the_development_provider(
+    make_app: Any, live_server: Any, tmp_path: Any
+) -> None:
+    """The redirect URIs the provider is given (and checks) follow the prefix, over HTTP."""
+    server = live_server()
+    app = make_app(
+        **{
+            "loginsite.public_url": server.url,
+            "loginsite.idp.issuer": server.url + "/_devidp/",
+            "pyramid.includes": "loginsite.devidp",
+            "loginsite.devidp.data_dir": str(tmp_path / "devidp"),
+            "loginsite.auth.prefix": "/signin",
+        }
+    )
+    server.start(app)
+    browser = DevIdpBrowser(server.url)
+    try:
+        back = browser.sign_in("/account/", "/signin/login")
+        assert browser.path(back.url).startswith("/signin/callback?code=")
+        account = browser.follow(back, "/account/")
+        assert account.status_code == 200
+        assert "alice@example.gov" in account.text
+        signed_out = browser.sign_out("/signin/logout", account)
+        assert browser.path(signed_out.url).startswith("/signin/signed-out?state=")
+        assert "You have signed out" in signed_out.text
+        assert browser.get("/account/").status_code == 303
+    finally:
+        browser.close()
+
+
+def test_an_include_route_prefix_that_disagrees_with_the_setting_is_refused(
+    settings: dict[str, str],
+) -> None:
+    from pyramid.config import Configurator
+
+    from loginsite.settings import SettingsError
+
+    config = Configurator(settings={**settings, "loginsite.auth.prefix": "/auth"})
+    with pytest.raises(SettingsError) as exc:
+        config.include("loginsite.auth", route_prefix="/login-gov")
+    assert exc.value.setting == "loginsite.auth.prefix"
+    assert "set loginsite.auth.prefix = /login-gov" in str(exc.value)

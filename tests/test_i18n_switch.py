@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from http.cookies import SimpleCookie
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -12,7 +13,7 @@ import webtest
 from pyramid import testing
 
 from loginsite.i18n.switch import COOKIE_MAX_AGE, return_path
-from loginsite.resources import Account, Auth, Root
+from loginsite.resources import Account, Root
 
 PUBLIC_URL = "http://localhost:6543"
 
@@ -94,8 +95,11 @@ def test_only_get_switches(testapp: webtest.TestApp) -> None:
     testapp.post("/language", {"lang": "es"}, status=404)  # no POST view (and no CSRF token)
 
 
-def request_for(path: str, context: Any, *, exception: Exception | None = None) -> Any:
+def request_for(
+    path: str, context: Any, *, exception: Exception | None = None, route: str | None = None
+) -> Any:
     request = testing.DummyRequest(path=path.split("?")[0])
+    request.matched_route = SimpleNamespace(name=route) if route else None
     request.path_qs = path
     request.context = context
     request.exception = exception
@@ -112,8 +116,10 @@ def test_the_switch_comes_back_to_the_page_with_its_query() -> None:
 
 def test_the_switch_on_a_page_that_cannot_be_shown_twice_goes_home() -> None:
     # The callback and the sign-out receipt are single-use; error pages say why they failed.
-    assert return_path(request_for("/auth/callback?code=x&state=y", Auth())) == "/"
-    assert return_path(request_for("/auth/signed-out?state=y", Auth())) == "/"
+    callback = request_for("/auth/callback?code=x&state=y", Root(), route="loginsite.auth.callback")
+    assert return_path(callback) == "/"
+    receipt = request_for("/auth/signed-out?state=y", Root(), route="loginsite.auth.signed_out")
+    assert return_path(receipt) == "/"
     assert return_path(request_for("/nowhere", Root(), exception=ValueError())) == "/"
 
 

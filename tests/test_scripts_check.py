@@ -564,3 +564,22 @@ def test_an_unloadable_config_file_says_why(
     assert check.main([str(path)]) == 1
     out = capsys.readouterr().out
     assert out.startswith("FAIL  config: cannot load [app:main] from ")
+
+
+def test_the_redirect_uris_to_register_follow_the_sign_in_prefix(
+    settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = run(tmp_path, {**settings, "loginsite.auth.prefix": "/login-gov"}, capsys)
+    report = line(out, "redirect URIs")
+    assert report.startswith("OK")
+    assert "register http://localhost:6543/login-gov/callback (redirect URI)" in report
+    assert "http://localhost:6543/login-gov/signed-out (post-logout redirect URI)" in report
+
+
+def test_a_bad_sign_in_prefix_fails_the_check_by_name(
+    settings: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(tmp_path, {**settings, "loginsite.auth.prefix": "login-gov"}, capsys)
+    assert code == 1
+    assert "loginsite.auth.prefix (or env LOGINSITE_AUTH_PREFIX)" in out
+    assert line(out, "redirect URIs").startswith("SKIP")

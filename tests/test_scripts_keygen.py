@@ -163,3 +163,23 @@ def test_session_key_takes_no_file_options(
         keygen.main(["--session-key", *extra])
     assert exit_info.value.code == 2
     assert "--session-key" in capsys.readouterr().err
+
+
+def test_keygen_prints_redirect_uris_below_the_sign_in_prefix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--out", str(tmp_path), "--public-url", "https://apply.example.gov"]
+    assert keygen.main([*argv, "--auth-prefix", "/login-gov/"]) == 0
+    printed = capsys.readouterr().out
+    assert "redirect URI:              https://apply.example.gov/login-gov/callback" in printed
+    assert "post-logout redirect URI:  https://apply.example.gov/login-gov/signed-out" in printed
+    assert "loginsite.auth.prefix = /login-gov" in printed
+
+
+def test_keygen_refuses_a_prefix_the_app_would_refuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        keygen.main(["--out", str(tmp_path), "--auth-prefix", "login-gov"])
+    assert "--auth-prefix must be a path below the site's root" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import webtest
@@ -364,3 +365,32 @@ def test_include_installs_the_session_tween() -> None:
     # One Set-Cookie and one Vary: the tween settled it, no callback did it again.
     assert len(response.headers.getall("Set-Cookie")) == 1
     assert response.headers.getall("Vary") == ["Cookie"]
+
+
+def test_loginsite_permissions_are_granted_by_the_policy_in_any_context(
+    testapp: Any, sign_in: Any
+) -> None:
+    """``loginsite.signed_in`` and ``loginsite.verified`` need no ACL on the context."""
+    from pyramid.request import Request, apply_request_extensions
+
+    from loginsite.auth import SIGNED_IN, VERIFIED
+
+    policy = testapp.app.registry.getUtility(ISecurityPolicy)
+
+    def permits(permission: str, cookie: str | None) -> bool:
+        request = Request.blank("/", base_url="http://localhost:6543")
+        request.registry = testapp.app.registry
+        apply_request_extensions(request)
+        if cookie is not None:
+            request.headers["Cookie"] = f"{policy.cookie_name}={cookie}"
+        return bool(policy.permits(request, object(), permission))
+
+    basic = sign_in(acr="urn:acr.login.gov:auth-only")
+    verified = sign_in(acr="urn:acr.login.gov:verified")
+    assert not permits(SIGNED_IN, None)
+    assert not permits(VERIFIED, None)
+    assert permits(SIGNED_IN, basic)
+    assert not permits(VERIFIED, basic)
+    assert permits(SIGNED_IN, verified)
+    assert permits(VERIFIED, verified)
+    assert not permits("view", verified)  # any other permission is the context's ACL's

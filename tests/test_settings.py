@@ -612,3 +612,61 @@ def test_unknown_names_are_not_guessed_in_a_part_that_failed(settings: dict[str,
     )
     assert [e.setting for e in parsed.errors] == ["loginsite.session.keys"]
     assert parsed.unknown == ()
+
+
+def test_the_sign_in_views_default_to_auth_with_the_plain_layout(settings: dict[str, str]) -> None:
+    parsed = app_settings(settings, environ={})
+    assert parsed.auth.prefix == "/auth"
+    assert parsed.auth.layout == "loginsite:templates/plain_layout.html"
+
+
+def test_redirect_uris_follow_the_sign_in_prefix(settings: dict[str, str]) -> None:
+    parsed = app_settings(
+        {**settings, "loginsite.auth.prefix": "/account/login-gov/"},
+        environ={},
+    )
+    assert parsed.auth.prefix == "/account/login-gov"  # the trailing slash is dropped
+    assert parsed.redirect_uri == "http://localhost:6543/account/login-gov/callback"
+    assert parsed.idp.redirect_uri == parsed.redirect_uri
+    assert parsed.post_logout_redirect_uri == "http://localhost:6543/account/login-gov/signed-out"
+    assert parsed.idp.post_logout_redirect_uri == parsed.post_logout_redirect_uri
+
+
+def test_the_sign_in_prefix_may_come_from_the_environment(settings: dict[str, str]) -> None:
+    parsed = app_settings(settings, environ={"LOGINSITE_AUTH_PREFIX": "/signin"})
+    assert parsed.redirect_uri == "http://localhost:6543/signin/callback"
+
+
+@pytest.mark.parametrize(
+    "prefix", ["auth", "/", "//auth", "/auth/../x", "/a b", "/.hidden", "/auth?x=1", "/auth#x"]
+)
+def test_a_bad_sign_in_prefix_names_the_setting(settings: dict[str, str], prefix: str) -> None:
+    with pytest.raises(SettingsError) as exc:
+        app_settings({**settings, "loginsite.auth.prefix": prefix}, environ={})
+    assert exc.value.setting == "loginsite.auth.prefix"
+    assert "such as /auth" in str(exc.value)
+
+
+def test_a_layout_is_an_asset_spec_of_a_template_that_exists(settings: dict[str, str]) -> None:
+    parsed = app_settings(
+        {**settings, "loginsite.auth.layout": "loginsite:templates/layout.html"}, environ={}
+    )
+    assert parsed.auth.layout == "loginsite:templates/layout.html"
+
+
+@pytest.mark.parametrize(
+    ("layout", "problem"),
+    [
+        ("layout.html", "must be the asset spec of a Jinja2 template"),
+        ("loginsite:", "must be the asset spec of a Jinja2 template"),
+        ("no_such_package_here:templates/layout.html", "cannot find"),
+        ("loginsite:templates/no-such-layout.html", "there is no template"),
+    ],
+)
+def test_a_bad_layout_names_the_setting(
+    settings: dict[str, str], layout: str, problem: str
+) -> None:
+    with pytest.raises(SettingsError) as exc:
+        app_settings({**settings, "loginsite.auth.layout": layout}, environ={})
+    assert exc.value.setting == "loginsite.auth.layout"
+    assert problem in str(exc.value)

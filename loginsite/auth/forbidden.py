@@ -14,7 +14,8 @@ from pyramid.httpexceptions import HTTPSeeOther
 
 from loginsite.auth.urls import LEVEL_VERIFIED, sign_in_path
 from loginsite.i18n import _
-from loginsite.session.policy import SESSION_UNVERIFIABLE
+from loginsite.session.policy import SESSION_UNVERIFIABLE, VERIFIED
+from loginsite.settings import ACR_VERIFIED
 from loginsite.web.errors import error_page
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def session_unverifiable(request: Any) -> bool:
 def forbidden(exc: Any, request: Any) -> Any:
     """Anonymous: go sign in. Signed in without the assurance level: step up. Otherwise 403."""
     identity = request.identity
-    home = request.resource_path(request.site_root)
+    home = request.home_path
     if identity is None and session_unverifiable(request):
         # Sending the user to sign in again would loop: the new session could not be
         # checked either.
@@ -43,7 +44,7 @@ def forbidden(exc: Any, request: Any) -> Any:
             action=(_("Go to the home page"), home),
             offer_sign_out=True,  # sign-out works in this state: it revokes what the cookie names
         )
-    required_acr = getattr(request.context, "required_acr", None)
+    required_acr = _required_acr(exc, request)
     if identity is None or (required_acr is not None and identity.acr != required_acr):
         level = LEVEL_VERIFIED if required_acr is not None else None
         return HTTPSeeOther(
@@ -55,9 +56,27 @@ def forbidden(exc: Any, request: Any) -> Any:
         403,
         _("You do not have access to this page"),
         _("You are signed in, but your account is not allowed to see this page."),
-        action=(_("Go to your account"), request.resource_path(request.site_root["account"])),
+        action=_way_out(request),
     )
 
 
+def _required_acr(exc: Any, request: Any) -> str | None:
+    """The assurance level the page demands: ``permission="loginsite.verified"``, or a context
+    whose ACL demands the verified principal and says so with ``required_acr``."""
+    if getattr(getattr(exc, "result", None), "permission", None) == VERIFIED:
+        return ACR_VERIFIED
+    return getattr(request.context, "required_acr", None)
+
+
+def _way_out(request: Any) -> tuple[str, str]:
+    """A signed-in user's way out of a 403: their account page where the app has one (loginsite's
+    own names it as ``request.account_path``, see loginsite.resources), else the home page."""
+    account = getattr(request, "account_path", None)
+    if account is not None:
+        return (_("Go to your account"), account)
+    return (_("Go to the home page"), request.home_path)
+
+
 def includeme(config: Any) -> None:
+    # The whole app's: a host app that registers its own in its main() keeps it.
     config.add_forbidden_view(forbidden)

@@ -52,7 +52,7 @@ def sign_in_not_completed(
     cancelled = exc.code == CANCELLED
     if is_step_up(request, transaction):
         response = render_to_response(
-            "step_up_not_granted.html",
+            "loginsite:templates/step_up_not_granted.html",
             {"cancelled": cancelled, "retry_path": retry_path(request, transaction)},
             request=request,
         )
@@ -60,7 +60,7 @@ def sign_in_not_completed(
         return response
     if cancelled:
         return render_to_response(
-            "sign_in_cancelled.html",
+            "loginsite:templates/sign_in_cancelled.html",
             {"retry_path": retry_path(request, transaction)},
             request=request,
         )

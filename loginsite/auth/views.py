@@ -11,6 +11,7 @@ import re
 import secrets
 from typing import Any
 
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.interfaces import ISecurityPolicy
 from pyramid.renderers import render_to_response
@@ -26,8 +27,16 @@ from loginsite.auth.cookies import (
     transaction_keys,
 )
 from loginsite.auth.forbidden import session_unverifiable
+from loginsite.auth.headers import private_answer
 from loginsite.auth.outcome_pages import sign_in_not_completed
-from loginsite.auth.urls import LEVEL_VERIFIED, sign_in_path
+from loginsite.auth.urls import (
+    CALLBACK_ROUTE,
+    LEVEL_VERIFIED,
+    LOGIN_ROUTE,
+    LOGOUT_ROUTE,
+    SIGNED_OUT_ROUTE,
+    sign_in_path,
+)
 from loginsite.i18n import _
 from loginsite.oidc import (
     AuthorizationDenied,
@@ -40,7 +49,6 @@ from loginsite.oidc.transaction import LoginTransaction
 from loginsite.operations import audit
 from loginsite.operations.metrics import count_sign_in, count_sign_out
 from loginsite.operations.provider_timing import provider_session, provider_timer, timed_client
-from loginsite.resources import Auth
 from loginsite.revocation import (
     RevocationUnavailable,
     get_revocation_store,
@@ -49,7 +57,7 @@ from loginsite.revocation import (
 )
 from loginsite.session import SessionToken, SessionTooLarge
 from loginsite.settings import ACR_VERIFIED, LOCALES, SERVICE_LEVELS, get_app_settings
-from loginsite.web.errors import error_page
+from loginsite.web.errors import bad_csrf, error_page
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,9 @@ _PROVIDER_ERROR_CODES = frozenset(
         "registration_not_supported",
     ]
 )
+#: Asset specs, so that a host app can replace either page with ``config.override_asset``.
+SIGN_OUT_CONFIRM_TEMPLATE = "loginsite:templates/sign_out_confirm.html"
+SIGNED_OUT_TEMPLATE = "loginsite:templates/signed_out.html"
 
 
 class SignInFlow:
@@ -165,7 +176,7 @@ def _oidc_error_page(
     return sign_in_not_completed(request, exc, transaction)
 
 
-def login(context: Auth, request: Any) -> Any:
+def login(context: Any, request: Any) -> Any:
     flow = _flow(request)
     next_path = sanitize_next(request.GET.get("next"))
     level = request.GET.get("level")
@@ -248,11 +259,11 @@ def _identity_too_large(request: Any, exc: SessionTooLarge, event: str) -> Any:
             "address) are too long for this site to keep you signed in, so you are not signed "
             "in. Please contact us."
         ),
-        action=(_("Go to the home page"), request.resource_path(request.site_root)),
+        action=(_("Go to the home page"), request.home_path),
     )
 
 
-def callback(context: Auth, request: Any) -> Any:
+def callback(context: Any, request: Any) -> Any:
     flow = _flow(request)
     repeated = _repeated_parameters(request)
     if repeated:
@@ -329,14 +340,14 @@ def callback(context: Auth, request: Any) -> Any:
     return response
 
 
-def logout_form(context: Auth, request: Any) -> Any:
+def logout_form(context: Any, request: Any) -> Any:
     """GET never signs anyone out: it shows a button that POSTs with the CSRF token.
 
     The button is there for a session that cannot be checked right now (the list is stale) too:
     the cookie is kept then, and signing out revokes it all the same.
     """
     signed_in = request.identity is not None or session_unverifiable(request)
-    return render_to_response("sign_out_confirm.html", {"signed_in": signed_in}, request=request)
+    return render_to_response(SIGN_OUT_CONFIRM_TEMPLATE, {"signed_in": signed_in}, request=request)
 
 
 def _revoke_replaced(flow: SignInFlow, request: Any, previous: SessionToken) -> None:
@@ -385,7 +396,7 @@ def _end_sessions(
     return SignOutOutcome.EVERYWHERE
 
 
-def logout(context: Auth, request: Any) -> Any:
+def logout(context: Any, request: Any) -> Any:
     """POST (CSRF-checked): end the session here, then at the provider.
 
     The session the cookie names is revoked whenever its signature verifies, even when the
@@ -421,16 +432,14 @@ def logout(context: Auth, request: Any) -> Any:
     except OIDCError as exc:
         # Signed out here all the same; the provider's own session ends on its own timer.
         log.warning("auth.provider_logout_unavailable reason=%s", exc.reason)
-        signed_out_path = request.resource_path(
-            request.site_root["auth"], "signed-out", query={"state": state}
-        )
+        signed_out_path = request.route_path(SIGNED_OUT_ROUTE, _query={"state": state})
         location = request.absolute_url(signed_out_path)
     response = HTTPSeeOther(location=location, headers=headers)
     flow.logout_cookie.set(response, flow.receipts.seal(state, outcome))
     return response
 
 
-def signed_out(context: Auth, request: Any) -> Any:
+def signed_out(context: Any, request: Any) -> Any:
     """Say what this sign-out did: only what its receipt records, for the state it was given.
 
     Opened directly, with a leftover or edited receipt, or with another sign-out's state, the
@@ -441,7 +450,7 @@ def signed_out(context: Auth, request: Any) -> Any:
     if outcome is None and "state" in request.GET:
         log.info("auth.signed_out_state_mismatch request_id=%s", _request_id(request))
     response = render_to_response(
-        "signed_out.html",
+        SIGNED_OUT_TEMPLATE,
         {"outcome": outcome, "outcomes": SignOutOutcome, "signed_in": request.identity is not None},
         request=request,
     )
@@ -451,8 +460,15 @@ def signed_out(context: Auth, request: Any) -> Any:
 
 def includeme(config: Any) -> None:
     config.registry[FLOW_KEY] = SignInFlow(config.registry)
-    config.add_view(login, context=Auth, name="login", request_method="GET")
-    config.add_view(callback, context=Auth, name="callback", request_method="GET")
-    config.add_view(logout_form, context=Auth, name="logout", request_method="GET")
-    config.add_view(logout, context=Auth, name="logout", request_method="POST")
-    config.add_view(signed_out, context=Auth, name="signed-out", request_method="GET")
+    private = {"decorator": private_answer}
+    config.add_view(login, route_name=LOGIN_ROUTE, request_method="GET", **private)
+    config.add_view(callback, route_name=CALLBACK_ROUTE, request_method="GET", **private)
+    config.add_view(logout_form, route_name=LOGOUT_ROUTE, request_method="GET", **private)
+    # CSRF-checked whatever the host app's default (loginsite's own checks every POST), and a
+    # refused form gets loginsite's page there too.
+    config.add_view(
+        logout, route_name=LOGOUT_ROUTE, request_method="POST", require_csrf=True, **private
+    )
+    for refusal in (BadCSRFToken, BadCSRFOrigin):
+        config.add_exception_view(bad_csrf, context=refusal, route_name=LOGOUT_ROUTE, **private)
+    config.add_view(signed_out, route_name=SIGNED_OUT_ROUTE, request_method="GET", **private)

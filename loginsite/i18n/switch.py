@@ -14,10 +14,10 @@ from typing import Any
 
 from pyramid.httpexceptions import HTTPSeeOther
 
+from loginsite.auth.urls import is_sign_in_page
 from loginsite.i18n import _
 from loginsite.i18n.negotiation import language_cookie_name
 from loginsite.oidc import sanitize_next
-from loginsite.resources import Auth
 from loginsite.settings import get_app_settings
 from loginsite.web.errors import error_page, home_action
 
@@ -38,7 +38,7 @@ def return_path(request: Any) -> str:
     home = request.resource_path(request.site_root)
     if request.method != "GET" or getattr(request, "exception", None) is not None:
         return home
-    if isinstance(getattr(request, "context", None), Auth):
+    if is_sign_in_page(request):
         return home
     return sanitize_next(request.path_qs, default=home)
 

@@ -240,6 +240,20 @@ def check_security_events(parsed: ParsedSettings, report: Report) -> None:
     )
 
 
+def check_redirect_uris(parsed: ParsedSettings, report: Report) -> None:
+    """The two URIs to register with login.gov: public_url and ``loginsite.auth.prefix``."""
+    if parsed.public_url is None or parsed.auth is None:
+        report.skip("redirect URIs", "needs valid loginsite.public_url and loginsite.auth.*")
+        return
+    base = parsed.public_url
+    report.ok(
+        "redirect URIs",
+        f"register {base + parsed.auth.callback_path} (redirect URI) and "
+        f"{base + parsed.auth.signed_out_path} (post-logout redirect URI) in the login.gov "
+        "partner portal",
+    )
+
+
 def run_checks(
     ini: Mapping[str, Any],
     *,
@@ -252,6 +266,7 @@ def run_checks(
     check_settings(parsed, report)
     check_production(parsed, report)
     check_security_events(parsed, report)
+    check_redirect_uris(parsed, report)
     idp = parsed.idp
     if idp is None:
         for name in ("certificate", "discovery", "jwks"):

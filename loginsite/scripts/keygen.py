@@ -19,7 +19,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from loginsite import credentials
-from loginsite.settings import CALLBACK_PATH, SIGNED_OUT_PATH, SettingsError, parse_public_url
+from loginsite.settings import (
+    AUTH_PREFIX,
+    CALLBACK,
+    SIGNED_OUT,
+    SettingsError,
+    parse_auth_prefix,
+    parse_public_url,
+)
 
 PRIVATE_KEY = "client-private.pem"
 CERTIFICATE = "client-certificate.pem"
@@ -51,6 +58,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "loginsite.environment = development and loginsite.session.secure = false",
     )
     parser.add_argument(
+        "--auth-prefix",
+        default=AUTH_PREFIX,
+        help="where the app serves its sign-in views, as loginsite.auth.prefix says "
+        f"(default: {AUTH_PREFIX}); the redirect URIs are below it",
+    )
+    parser.add_argument(
         "--days", default=365, type=int, help="certificate lifetime in days (default: 365)"
     )
     args = parser.parse_args(argv)
@@ -59,6 +72,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.out = Path(".") if args.out is None else args.out
     if args.days < 1:
         parser.error("--days must be at least 1")
+    try:
+        args.auth_prefix = parse_auth_prefix("loginsite.auth.prefix", args.auth_prefix)
+    except SettingsError as exc:
+        parser.error(f"--auth-prefix {exc.problem}; the app applies the same rule to {exc.setting}")
     if args.public_url is not None:
         try:
             args.public_url = parse_public_url(args.public_url, allow_http=args.development)
@@ -75,17 +92,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def next_steps(out: Path, public_url: str | None) -> str:
-    base = public_url or "https://YOUR-SITE"
+def next_steps(out: Path, public_url: str | None, auth_prefix: str = AUTH_PREFIX) -> str:
+    base = (public_url or "https://YOUR-SITE") + auth_prefix
     key = out / PRIVATE_KEY
+    prefix_note = (
+        f"\n     (below loginsite.auth.prefix = {auth_prefix}, which the app must be given too)"
+        if auth_prefix != AUTH_PREFIX
+        else ""
+    )
     return f"""
 Next steps:
   1. In the login.gov Partner Portal (sandbox: https://portal.int.identitysandbox.gov), create
      the app's configuration with protocol OpenID Connect, private_key_jwt; choose an Issuer
      (the client_id), e.g. urn:gov:gsa:openidconnect.profiles:sp:sso:AGENCY:APP; upload
      {out / CERTIFICATE} as its certificate; and register exactly:
-       redirect URI:              {base}{CALLBACK_PATH}
-       post-logout redirect URI:  {base}{SIGNED_OUT_PATH}
+       redirect URI:              {base}{CALLBACK}
+       post-logout redirect URI:  {base}{SIGNED_OUT}{prefix_note}
   2. Give the app its client key, either
        loginsite.idp.private_key = {key}        (INI), or
        LOGINSITE_IDP_PRIVATE_KEY="$(cat {key})"   (environment; the PEM itself or its path)
@@ -129,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for path in targets:
         print(f"wrote {path}")
-    print(next_steps(out.resolve(), args.public_url))
+    print(next_steps(out.resolve(), args.public_url, args.auth_prefix))
     return 0
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pyramid.authorization import ACLHelper, Authenticated, Everyone
+from pyramid.authorization import DENY_ALL, ACLHelper, Allow, Authenticated, Everyone
 from pyramid.interfaces import ISecurityPolicy
 from zope.interface import implementer
 
@@ -25,7 +25,7 @@ from loginsite.session.cookie import SessionCookieHelper
 from loginsite.session.request_cache import EnvironRequestCache
 from loginsite.session.response_plan import NO_HEADERS, Headers, owe
 from loginsite.session.token import InvalidSession, SessionCodec, SessionToken, SessionTooLarge
-from loginsite.settings import ACR_AUTH_ONLY, SessionSettings
+from loginsite.settings import ACR_AUTH_ONLY, ACR_VERIFIED, SessionSettings
 
 if TYPE_CHECKING:
     from pyramid.request import Request
@@ -46,6 +46,24 @@ def user_principal(sub: str) -> str:
 def acr_principal(acr: str) -> str:
     """The assurance level is a principal, so an ACL can demand identity verification."""
     return f"acr:{acr}"
+
+
+#: The two permissions the policy grants by itself, in any context (loginsite.auth.permissions).
+SIGNED_IN = "loginsite.signed_in"
+VERIFIED = "loginsite.verified"
+SIGNED_IN_PRINCIPAL = Authenticated
+VERIFIED_PRINCIPAL = acr_principal(ACR_VERIFIED)
+#: Who has them: ready ACL entries for an app's own resources, too.
+LOGINSITE_ACL = ((Allow, SIGNED_IN_PRINCIPAL, SIGNED_IN), (Allow, VERIFIED_PRINCIPAL, VERIFIED))
+
+
+class _LoginsitePermissions:
+    """The context :data:`SIGNED_IN` and :data:`VERIFIED` are checked against."""
+
+    __acl__ = [*LOGINSITE_ACL, DENY_ALL]
+
+
+_LOGINSITE_PERMISSIONS = _LoginsitePermissions()
 
 
 @implementer(ISecurityPolicy)
@@ -148,6 +166,10 @@ class SessionSecurityPolicy:
         return self.helper.forget(request)
 
     def permits(self, request: Request, context: Any, permission: str) -> Any:
+        """loginsite's two permissions mean the same everywhere (a route with no factory has
+        no ACL); any other is the context's ACL's to grant."""
+        if permission in (SIGNED_IN, VERIFIED):
+            context = _LOGINSITE_PERMISSIONS
         return self.acl.permits(context, self.effective_principals(request), permission)
 
     def effective_principals(self, request: Request) -> list[str]:

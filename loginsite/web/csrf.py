@@ -12,6 +12,7 @@ from typing import Any
 from pyramid.csrf import CookieCSRFStoragePolicy
 
 from loginsite.session.cookie import cookie_value
+from loginsite.settings import cookie_name_on_wire, get_app_settings
 
 # A token minted during this request, which the browser does not have yet.
 _NEW_TOKEN_KEY = "loginsite.csrf.new_token"  # noqa: S105 - an environ key, not a secret
@@ -34,3 +35,18 @@ class AppCookieCSRFStoragePolicy(CookieCSRFStoragePolicy):
         if not token:
             token = self.new_csrf_token(request)
         return token
+
+
+def includeme(config: Any) -> None:
+    """The CSRF storage policy. A host app that sets its own in its main() keeps it (Pyramid
+    lets the includer win); loginsite's forms work with any policy."""
+    secure = get_app_settings(config.registry).session.secure
+    config.set_csrf_storage_policy(
+        AppCookieCSRFStoragePolicy(
+            cookie_name=cookie_name_on_wire("csrf", secure=secure),
+            secure=secure,
+            httponly=True,
+            samesite="Lax",
+            path="/",
+        )
+    )

@@ -18,6 +18,9 @@ from loginsite.operations import audit
 
 log = logging.getLogger(__name__)
 
+#: An asset spec, so that it renders in a host app as in loginsite's own (and can be overridden).
+ERROR_TEMPLATE = "loginsite:templates/error.html"
+
 
 Text = str | TranslationString
 
@@ -44,7 +47,7 @@ def error_page(
         action = (translate(action[0]), action[1])
     try:
         response = render_to_response(
-            "error.html",
+            ERROR_TEMPLATE,
             {
                 "title": title,
                 "message": message,
@@ -99,8 +102,9 @@ def _request_id(request: Any) -> str:
 
 
 def home_action(request: Any) -> tuple[str, str]:
-    """The usual way out of an error page."""
-    return (_("Go to the home page"), request.resource_path(request.site_root))
+    """The usual way out of an error page: the root of wherever the app is mounted (in a host
+    app too, whose sign-out form may meet :func:`bad_csrf`)."""
+    return (_("Go to the home page"), request.script_name + "/")
 
 
 def not_found(exc: Any, request: Any) -> Any:

@@ -32,6 +32,7 @@ def security_headers_tween_factory(handler: Callable, registry: Any) -> Callable
     issuer = urlsplit(settings.idp.issuer)
     csp = CSP.format(form_action=f"{issuer.scheme}://{issuer.netloc}")
     hsts = settings.session.secure
+    auth_paths = settings.auth.prefix + "/"  # the callback's URL carries the code and state
 
     def security_headers_tween(request: Any) -> Any:
         response = handler(request)
@@ -39,7 +40,7 @@ def security_headers_tween_factory(handler: Callable, registry: Any) -> Callable
         headers.setdefault("Content-Security-Policy", csp)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
-        if request.environ.get("PATH_INFO", "").startswith("/auth/"):
+        if request.environ.get("PATH_INFO", "").startswith(auth_paths):
             headers["Referrer-Policy"] = "no-referrer"
         else:
             headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

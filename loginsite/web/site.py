@@ -31,6 +31,21 @@ LINK_TITLES = {
 
 
 def includeme(config: Any) -> None:
+    config.include(template_values)
+    site = get_app_settings(config.registry).site
+    for key in site.placeholder_links:
+        config.add_view(
+            _placeholder_view(key),
+            context=Root,
+            name=IDENTIFIER_LINKS[key].lstrip("/"),
+            renderer="placeholder.html",
+            request_method=("GET", "HEAD"),
+        )
+
+
+def template_values(config: Any) -> None:
+    """``site``, ``site_domain``, ``asset()`` and ``session_unconfirmed()`` in every render:
+    loginsite's pages use them, its sign-in pages in a host app too (``loginsite.auth``)."""
     settings = get_app_settings(config.registry)
     site = settings.site
     site_domain = urlsplit(settings.public_url).hostname or ""
@@ -44,14 +59,6 @@ def includeme(config: Any) -> None:
             event["session_unconfirmed"] = lambda: bool(request.environ.get(SESSION_UNVERIFIABLE))
 
     config.add_subscriber(add_site, BeforeRender)
-    for key in site.placeholder_links:
-        config.add_view(
-            _placeholder_view(key),
-            context=Root,
-            name=IDENTIFIER_LINKS[key].lstrip("/"),
-            renderer="placeholder.html",
-            request_method=("GET", "HEAD"),
-        )
 
 
 def _placeholder_view(key: str) -> Any:
