@@ -59,4 +59,8 @@ def includeme(config: Any) -> None:
         config.add_route(f"devidp.{name}", PREFIX + path)
     config.add_route("devidp.home", PREFIX + "/")
     config.add_route("devidp.security_events", PREFIX + "/security-events")
+    # What its pages need, in a host app too (each include runs once); their style sheet is
+    # served where loginsite.auth serves loginsite's static files.
+    config.include("loginsite.web.templates")
+    config.include("loginsite.web.csrf")
     config.include(".views")

@@ -179,13 +179,13 @@ def includeme(config: Any) -> None:
     config.add_view(home, route_name="devidp.home", request_method=get_or_head)
     config.add_view(discovery, route_name="devidp.discovery", request_method=get_or_head)
     config.add_view(jwks, route_name="devidp.jwks", request_method=get_or_head)
-    config.add_view(authorize, route_name="devidp.authorization", request_method=("GET", "POST"))
+    # Its forms carry the app's CSRF token, checked whatever the host app's default.
+    forms = {"request_method": ("GET", "POST"), "require_csrf": True}
+    config.add_view(authorize, route_name="devidp.authorization", **forms)
     # Called by the app's server with a client assertion, not by a browser: no CSRF token.
     config.add_view(token, route_name="devidp.token", require_csrf=False)
     config.add_view(
         userinfo, route_name="devidp.userinfo", request_method=("GET", "POST"), require_csrf=False
     )
-    config.add_view(logout, route_name="devidp.logout", request_method=("GET", "POST"))
-    config.add_view(
-        security_events, route_name="devidp.security_events", request_method=("GET", "POST")
-    )
+    config.add_view(logout, route_name="devidp.logout", **forms)
+    config.add_view(security_events, route_name="devidp.security_events", **forms)
