@@ -33,9 +33,11 @@ def public(request: Any) -> Response:
 def make_host(settings: dict[str, str]) -> Callable[..., webtest.TestApp]:
     """A URL-dispatch app that knows nothing of loginsite but the one include."""
 
-    def make(**overrides: str) -> webtest.TestApp:
+    def make(*extra: Callable[[Configurator], None], **overrides: str) -> webtest.TestApp:
         with Configurator(settings={**settings, **overrides}) as config:
             config.include("loginsite.auth")
+            for step in extra:
+                step(config)
             config.add_route("home", "/")
             config.add_view(public, route_name="home")
             config.add_route("reports", "/reports")
@@ -119,3 +121,28 @@ def test_an_include_route_prefix_that_says_the_same_as_the_setting_is_accepted(
     host = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost:6543"})
     assert host.get("/login-gov/logout").status_int == 200
     assert host.get("/login-gov/login-gov/logout", status=404)
+
+
+def test_a_host_app_replaces_a_whole_page_with_override_asset(make_host: Any) -> None:
+    def override(config: Configurator) -> None:
+        config.override_asset(
+            to_override="loginsite:templates/signed_out.html",
+            override_with="tests:hostapp_templates/signed_out.html",
+        )
+
+    host = make_host(override, **{"loginsite.auth.layout": "tests:hostapp_templates/layout.jinja2"})
+    page = host.get("/auth/signed-out")
+    assert page.html.find("h1").text == "The host app's own signed-out page"
+    assert page.html.find("title").text == "Signed out of the host app | Host app"
+    assert page.html.find("header").text.strip() == "Host app header"
+
+
+def test_a_host_app_may_add_the_account_event_receiver(make_host: Any) -> None:
+    host = make_host(lambda config: config.include("loginsite.security_events"))
+    refused = host.post(
+        "/api/security-events",
+        "not.a.token",
+        headers={"Content-Type": "application/secevent+jwt"},
+        status=400,
+    )
+    assert refused.json["err"] == "invalid_request"
