@@ -41,5 +41,6 @@ def paste_app(global_config: dict[str, Any] | None, **settings: Any) -> Any:
 
 
 def includeme(config: Any) -> None:
-    """``config.include("loginsite")`` in another app: the session security policy alone."""
+    """``config.include("loginsite")`` in another app: the session security policy alone
+    (sign-in, its views and pages too: ``config.include("loginsite.auth")``)."""
     config.include("loginsite.session")

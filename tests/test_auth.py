@@ -146,3 +146,13 @@ def test_a_host_app_may_add_the_account_event_receiver(make_host: Any) -> None:
         status=400,
     )
     assert refused.json["err"] == "invalid_request"
+
+
+def test_a_host_app_may_add_loginsites_request_screening(make_host: Any) -> None:
+    """The tween the README offers as optional works outside loginsite's own app."""
+    screening = "loginsite.web.screening.request_screening_tween_factory"
+    host = make_host(lambda config: config.add_tween(screening))
+    refused = host.request("/", method="TRACE", status=405)
+    assert refused.headers["Allow"] == "GET, HEAD, POST"
+    assert "This kind of request is not supported" in refused.text
+    assert host.get("/").text == "anyone"
