@@ -92,7 +92,11 @@ def test_the_sign_in_pages_render_in_the_host_layout(make_host: Any) -> None:
     assert page.html.find("header").text.strip() == "Host app header"
     assert page.html.find("title").text == "No sign-out to confirm | Host app"
     assert page.html.find("main").find("h1").text == "No sign-out to confirm"
-    assert page.html.find("a", class_="login-gov-button")["href"] == "/auth/login"
+    button = page.html.find("a", class_="login-button")
+    assert button["href"] == "/auth/login"
+    logo = button.find("img")["src"]  # loginsite's files below the prefix, not the host's /static
+    assert logo == "/auth/static/login-gov/logo-white.svg"
+    assert host.get(logo).content_type == "image/svg+xml"
 
 
 def test_sign_out_is_csrf_checked_in_a_host_app_without_a_csrf_default(make_host: Any) -> None:

@@ -108,6 +108,10 @@ def test_the_sign_out_confirmation_renders_in_the_apps_layout(browser: DevIdpBro
     assert "<title>Sign out · Example benefits portal</title>" in page.text
     assert "You are not signed in." in page.text
     assert page.headers["Referrer-Policy"] == "no-referrer"
+    signed_in = browser.follow(browser.sign_in("/reports", "/auth/login"), "/reports")
+    confirm = browser.get("/auth/logout")
+    assert signed_in.status_code == 200
+    assert "Do you want to sign out of Example benefits portal?" in confirm.text
 
 
 def test_a_verified_page_steps_a_basic_sign_in_up(browser: DevIdpBrowser) -> None:
@@ -129,7 +133,7 @@ def test_the_embedded_development_provider_serves_its_pages_and_style(
 ) -> None:
     page = browser.follow(browser.get("/auth/login"), "/_devidp/openid_connect/authorize")
     assert "Development identity provider — not login.gov" in page.text
-    assert 'href="/_devidp/static/devidp.css"' in page.text
-    style = browser.get("/_devidp/static/devidp.css")
+    assert 'href="/auth/static/devidp.css"' in page.text
+    style = browser.get("/auth/static/devidp.css")
     assert style.status_code == 200
     assert style.headers["Content-Type"].startswith("text/css")

@@ -7,7 +7,6 @@ from typing import Any
 from pyramid.httpexceptions import HTTPFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
-from pyramid.static import static_view
 
 from loginsite.oidc.security_event import END_SESSIONS, EVENT_TYPES
 from loginsite.settings import ACR_VERIFIED, get_app_settings
