@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
+from jinja2 import Environment
 
 from loginsite.settings import LANGUAGES
 
@@ -26,11 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 LOCALE = REPO / "loginsite" / "locale"
 POT = LOCALE / "loginsite.pot"
 TRANSLATED = [code for code in LANGUAGES if code != "en"]  # English is the source
-UPDATE = (
-    "run: .venv/bin/pybabel extract -F babel.cfg -o loginsite/locale/loginsite.pot "
-    "--add-location=file --sort-output -c Translators: . && .venv/bin/pybabel update "
-    "-i loginsite/locale/loginsite.pot -d loginsite/locale -D loginsite, then translate"
-)
+UPDATE = 'run `make catalogs` and translate the new strings in the .po (README "Languages")'
 _PLACEHOLDER = re.compile(r"\$\{\w+\}|%\(\w+\)s|%%")
 
 
@@ -150,3 +148,112 @@ def test_every_error_page_gets_translation_strings() -> None:
                     texts.append(keyword.value)
             found += [f"{path.name}:{t.lineno}" for t in texts if _bare_text(t)]
     assert not found, f"error_page() given text not marked with _(): {found}"
+
+
+# -- nothing in a template escapes translation -----------------------------------------------
+
+TEMPLATES = REPO / "loginsite" / "templates"
+GETTEXT_CALLS = {"_", "gettext", "ngettext", "pgettext", "npgettext"}
+#: Words that are the same in every language: the brand, and each language's name in itself.
+SAME_IN_EVERY_LANGUAGE = {"Login.gov", "English", "Español"}
+#: Attributes a person reads (or hears from a screen reader).
+READ_ATTRIBUTES = {"alt", "title", "aria-label", "placeholder", "aria-description"}
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_PROSE = re.compile(r"[^\W\d_]+\s+[^\W\d_]+")
+_STRFTIME = re.compile(r"%[A-Za-z]")  # "%Y-%m-%d %H:%M": a date format, not words
+_HOLE = "\x00"  # where Jinja puts something in: a value, a translation, a tag's output
+
+
+class _ReadableText(HTMLParser):
+    """The text nodes and read attributes of an HTML page, outside script and style."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        for name, value in attrs:
+            if value and (name in READ_ATTRIBUTES or (tag == "input" and name == "value")):
+                self.found.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.found.append(data)
+
+
+def unmarked_text(source: str) -> list[str]:
+    """What a template shows that no gettext call or ``{% trans %}`` block covers.
+
+    The template is lexed with Jinja's own lexer: text inside ``{% trans %}`` is marked, every
+    other Jinja construct becomes a hole, and the HTML that is left is read for text nodes and
+    read attributes. String literals inside Jinja code that look like prose (two words) and are
+    not the argument of a gettext call count too.
+    """
+    env = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
+    html: list[str] = []
+    literals: list[str] = []
+    in_trans = False
+    significant: list[tuple[str, str]] = []  # the code tokens of the current construct
+    for _lineno, kind, value in env.lex(source):
+        if kind in ("whitespace", "comment", "comment_begin", "comment_end"):
+            continue
+        if kind in ("block_begin", "variable_begin"):
+            significant = []
+            if not in_trans:
+                html.append(_HOLE)
+            continue
+        if kind in ("block_end", "variable_end"):
+            continue
+        if kind == "data":
+            if not in_trans:
+                html.append(value)
+            continue
+        if kind == "name" and not significant and value in ("trans", "pluralize"):
+            in_trans = True
+        elif kind == "name" and not significant and value == "endtrans":
+            in_trans = False
+        if kind == "string" and not in_trans and _PROSE.search(_STRFTIME.sub("", value[1:-1])):
+            marked = (
+                len(significant) >= 2
+                and significant[-1] == ("operator", "(")
+                and significant[-2][0] == "name"
+                and significant[-2][1] in GETTEXT_CALLS
+            )
+            if not marked:
+                literals.append(value[1:-1])
+        significant.append((kind, value))
+    parser = _ReadableText()
+    parser.feed("".join(html))
+    parser.close()
+    texts = [" ".join(text.replace(_HOLE, " ").split()) for text in parser.found]
+    return [
+        text
+        for text in texts + literals
+        if _WORD.search(text) and text not in SAME_IN_EVERY_LANGUAGE
+    ]
+
+
+def test_the_template_check_finds_unmarked_text() -> None:
+    """The check itself: what it must find, and what it must let through."""
+    found = unmarked_text(
+        '<p>Hello {{ name }}</p><img alt="A flag" src="{{ x }}"><p title="{{ site }} home">'
+        "{{ _('Marked') }}</p><a>{% trans %}Also marked{% endtrans %}</a>"
+        '{{ who.email or "your account" }}<span lang="es">Español</span><p>{{ n }} ·</p>'
+        "<script src=x></script>{# A comment #}<input type=submit value=Send>"
+        '{% set other = "en" %}{{ _("Two words") }}'
+    )
+    assert found == ["Hello", "A flag", "home", "Send", "your account"]
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES.glob("*.html")), ids=lambda path: path.name)
+def test_no_template_text_is_left_unmarked(template: Path) -> None:
+    """Text outside ``_()``/``{% trans %}`` would stay English on a Spanish page."""
+    found = unmarked_text(template.read_text())
+    assert not found, f"{template.name} shows text not marked for translation: {found}"

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from loginsite.account.times import ReadableTime, readable_time
+from loginsite.i18n import _
 from loginsite.resources import Account, Root, VerifiedAccount
 from loginsite.settings import ACR_VERIFIED, get_app_settings
 
-LEVEL_NAMES = {ACR_VERIFIED: "Identity verified"}
+LEVEL_NAMES = {ACR_VERIFIED: _("Identity verified")}
+AUTH_ONLY_NAME = _("Authenticated (no identity verification)")
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ def account(request: Any) -> dict[str, Any]:
         return readable_time(timestamp, zone, locale)
 
     return {
-        "level_name": LEVEL_NAMES.get(who.acr, "Authenticated (no identity verification)"),
+        "level_name": request.localizer.translate(LEVEL_NAMES.get(who.acr, AUTH_ONLY_NAME)),
         "times": SessionTimes(shown(who.signed_in_at), shown(who.expires_at), shown(who.deadline)),
     }
 

@@ -16,17 +16,18 @@ from urllib.parse import urlsplit
 
 from pyramid.events import BeforeRender
 
+from loginsite.i18n import _
 from loginsite.resources import Root
 from loginsite.session.policy import SESSION_UNVERIFIABLE
 from loginsite.settings import IDENTIFIER_LINKS, get_app_settings
 
 #: What each identifier link is called on its placeholder page.
 LINK_TITLES = {
-    "about": "About",
-    "accessibility": "Accessibility statement",
-    "foia": "FOIA requests",
-    "no_fear_act": "No FEAR Act data",
-    "privacy": "Privacy policy",
+    "about": _("About"),
+    "accessibility": _("Accessibility statement"),
+    "foia": _("FOIA requests"),
+    "no_fear_act": _("No FEAR Act data"),
+    "privacy": _("Privacy policy"),
 }
 
 
@@ -65,6 +66,6 @@ def _placeholder_view(key: str) -> Any:
     setting = f"loginsite.agency.{key}_url"
 
     def placeholder(request: Any) -> dict[str, Any]:
-        return {"page_title": LINK_TITLES[key], "setting": setting}
+        return {"page_title": request.localizer.translate(LINK_TITLES[key]), "setting": setting}
 
     return placeholder
