@@ -1,8 +1,10 @@
-"""The pages in Chromium: USWDS's banner and identifier, login.gov's button rules, Public Sans,
-and axe-core with no violation at all on every page, at desktop and phone sizes.
+"""The pages in Chromium, in English and Spanish: USWDS's banner and identifier, login.gov's
+button rules, Public Sans, and axe-core with no violation at all on every page, at desktop and
+phone sizes.
 
-One app and one browser context walk every page, so this stays a few seconds of browser time;
-each page is saved as test-output/screenshots/pages-*.png (desktop and phone) for a person.
+One app and one browser context per language walk every page of every journey, so this stays a
+few seconds of browser time; each page is saved as test-output/screenshots/pages-*.png (both
+languages, desktop and phone) for a person.
 """
 
 from __future__ import annotations
@@ -45,16 +47,58 @@ def site(live_devidp_app: Callable[..., LiveApp]) -> LiveApp:
     return live_devidp_app(**{"pyramid.includes": "loginsite.devidp tests.test_browser_journeys"})
 
 
-def check_page(page: Any, label: str) -> None:
+#: What the walk reads on the pages, in each language (the development provider is English).
+TEXT = {
+    "en": {
+        "banner": "An official website of the United States government",
+        "privacy": "Privacy policy",
+        "sign in": "Sign in with Login.gov",
+        "sign out": "Sign out",
+        "home": "Sign in to Example Service",
+        "not found": "Page not found",
+        "about": "About",
+        "signed out unconfirmed": "No sign-out to confirm",
+        "expired": "This sign-in has expired",
+        "cancelled": "You cancelled signing in",
+        "account": "Your account",
+        "welcome": "Welcome back",
+        "forbidden": "You do not have access to this page",
+        "step-up cancelled": "You did not verify your identity",
+        "retry step-up": "Try verifying your identity again",
+        "verified": "Identity-verified area",
+        "signed out": "You have signed out",
+    },
+    "es": {
+        "banner": "Un sitio oficial del Gobierno de Estados Unidos",
+        "privacy": "Política de privacidad",
+        "sign in": "Iniciar sesión con Login.gov",
+        "sign out": "Cerrar sesión",
+        "home": "Inicie sesión en Example Service",
+        "not found": "No se encontró la página",
+        "about": "Acerca de",
+        "signed out unconfirmed": "No hay ningún cierre de sesión que confirmar",
+        "expired": "Este inicio de sesión ha vencido",
+        "cancelled": "Usted canceló el inicio de sesión",
+        "account": "Su cuenta",
+        "welcome": "Le damos la bienvenida de nuevo",
+        "forbidden": "No tiene acceso a esta página",
+        "step-up cancelled": "No verificó su identidad",
+        "retry step-up": "Intentar verificar su identidad de nuevo",
+        "verified": "Área con identidad verificada",
+        "signed out": "Usted cerró su sesión",
+    },
+}
+
+
+def check_page(page: Any, label: str, text: dict[str, str]) -> None:
     """What every page owes: banner, header button, identifier, Public Sans, axe at two sizes."""
-    assert (
-        page.locator("section.usa-banner")
-        .get_by_text("An official website of the United States government")
-        .is_visible()
-    ), label
-    assert page.locator(".usa-identifier").get_by_role("link", name="Privacy policy").count() == 1
-    signed_in = header_sign_out(page).count() == 1
-    assert header_sign_in(page).count() == (0 if signed_in else 1), label
+    assert page.locator("section.usa-banner").get_by_text(text["banner"]).is_visible(), label
+    assert page.locator(".usa-identifier").get_by_role("link", name=text["privacy"]).count() == 1
+    header = page.get_by_role("banner")
+    sign_out = header.get_by_role("button", name=text["sign out"])
+    sign_in = header.get_by_role("link", name=text["sign in"])
+    signed_in = sign_out.count() == 1
+    assert sign_in.count() == (0 if signed_in else 1), label
     page.evaluate("() => document.fonts.ready")
     assert page.evaluate("() => document.fonts.check('700 16px \"Public Sans Web\"')"), label
     assert page.evaluate(OTHER_FONTS) == [], label
@@ -63,57 +107,64 @@ def check_page(page: Any, label: str) -> None:
         violations = axe_violations(page)
         assert violations == [], f"{label} ({size_name}):\n{format_violations(violations)}"
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
-        button = header_sign_out(page) if signed_in else header_sign_in(page)
-        box = button.bounding_box()
+        box = (sign_out if signed_in else sign_in).bounding_box()
         assert box is not None, label
         assert box["y"] + box["height"] < size["height"] / 2, (label, box)  # at the top
         screenshot(page, f"pages-{label}-{size_name}")
     page.set_viewport_size(DESKTOP)
 
 
-def test_every_page_meets_the_standard_at_both_sizes(page: Any, console: Any, site: LiveApp):
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_every_page_meets_the_standard_at_both_sizes(
+    new_context: Callable[..., Any], site: LiveApp, language: str
+) -> None:
+    """Every journey's pages in both languages (the browser's language chooses)."""
+    context = new_context(locale=language)
+    page = context.new_page()
+    text = TEXT[language]
     visited: list[str] = []
 
     def visit(path: str | None, expected_heading: str, label: str) -> None:
         if path is not None:
             page.goto(site(path))
-        assert heading(page) == expected_heading, label
-        check_page(page, label)
+        assert page.locator("html").get_attribute("lang") == language, label
+        assert heading(page) == text[expected_heading], label
+        check_page(page, f"{label}-{language}", text)
         visited.append(label)
 
-    visit("/", "Sign in to Example Service", "home")
-    visit("/no/such/page", "Page not found", "not-found")
-    visit("/about", "About", "identifier-placeholder")
-    visit("/auth/logout", "Sign out", "sign-out-anonymous")
-    visit("/auth/signed-out", "No sign-out to confirm", "signed-out-unconfirmed")
-    visit("/auth/callback?state=nothing-started-here&code=x", "This sign-in has expired", "expired")
+    visit("/", "home", "home")
+    visit("/no/such/page", "not found", "not-found")
+    visit("/about", "about", "identifier-placeholder")
+    visit("/auth/logout", "sign out", "sign-out-anonymous")
+    visit("/auth/signed-out", "signed out unconfirmed", "signed-out-unconfirmed")
+    visit("/auth/callback?state=nothing-started-here&code=x", "expired", "expired")
     page.goto(site("/account"))
     with page.expect_navigation():
         page.get_by_role("button", name="Cancel").click()
-    visit(None, "You cancelled signing in", "cancelled")
+    visit(None, "cancelled", "cancelled")
 
     page.goto(site("/account"))
     approve_at_provider(page, ALICE)
-    visit(None, "Your account", "account")
-    visit("/", "Welcome back", "home-signed-in")
-    visit("/staff-only", "You do not have access to this page", "forbidden")
-    visit("/auth/logout", "Sign out", "sign-out-confirm")
+    visit(None, "account", "account")
+    visit("/", "welcome", "home-signed-in")
+    visit("/staff-only", "forbidden", "forbidden")
+    visit("/auth/logout", "sign out", "sign-out-confirm")
     page.goto(site("/account/verified"))
     with page.expect_navigation():
         page.get_by_role("button", name="Cancel").click()
-    visit(None, "You did not verify your identity", "step-up-cancelled")
+    visit(None, "step-up cancelled", "step-up-cancelled")
     with page.expect_navigation():
-        page.get_by_role("link", name="Try verifying your identity again").click()
+        page.get_by_role("link", name=text["retry step-up"]).click()
     assert "(identity verified)" in page.locator(".lead").inner_text()  # the provider asks again
     approve_at_provider(page, ALICE, level=ACR_VERIFIED)
-    visit(None, "Identity-verified area", "verified")
+    visit(None, "verified", "verified")
     with page.expect_navigation():
-        header_sign_out(page).click()
+        page.get_by_role("banner").get_by_role("button", name=text["sign out"]).click()
     with page.expect_navigation():
         page.get_by_role("button", name="Yes, sign out").click()
-    visit(None, "You have signed out", "signed-out")
+    visit(None, "signed out", "signed-out")
     assert len(visited) == 14
-    assert console.csp_violations() == []
+    assert context.console_log.csp_violations() == []
 
 
 def test_the_login_gov_button_follows_the_partner_guidelines(page: Any, site: LiveApp) -> None:
