@@ -99,6 +99,20 @@ def test_the_sign_in_pages_render_in_the_host_layout(make_host: Any) -> None:
     assert host.get(logo).content_type == "image/svg+xml"
 
 
+def test_the_sign_in_pages_follow_the_host_apps_language(make_host: Any) -> None:
+    """The host's own negotiation (here Pyramid's default: ``_LOCALE_``, then
+    ``pyramid.default_locale_name``) picks the language; loginsite's catalogs come with the
+    include, in newstyle gettext whatever the host's ``jinja2.*`` settings say."""
+    spanish = make_host(**{"pyramid.default_locale_name": "es", "jinja2.newstyle": "false"})
+    page = spanish.get("/auth/logout")
+    assert page.html.find("main").find("h1").text == "Cerrar sesión"
+    assert "Usted no ha iniciado sesión." in page.text
+    assert page.html.find("html")["lang"] == "es"
+    english = make_host()
+    assert english.get("/auth/logout?_LOCALE_=es").html.find("h1").text == "Cerrar sesión"
+    assert english.get("/auth/logout").html.find("h1").text == "Sign out"
+
+
 def test_sign_out_is_csrf_checked_in_a_host_app_without_a_csrf_default(make_host: Any) -> None:
     host = make_host()
     sign_in(host)

@@ -26,10 +26,6 @@ def includeme(config: Any) -> None:
     from loginsite.settings import get_app_settings
 
     settings = get_app_settings(config.registry)
-    config.add_translation_dirs("loginsite:locale")
     config.set_locale_negotiator(LocaleNegotiator(settings.languages, settings.session.secure))
-    # Read by pyramid_jinja2 when the renderer is built (at commit): templates translate in
-    # this domain, and newstyle gettext escapes what is formatted into a translation.
-    config.add_settings({"jinja2.i18n.domain": DOMAIN, "jinja2.newstyle": "true"})
     config.add_request_method(language_switch_path, "language_switch_path")
     config.add_view(switch_language, context=Root, name="language", request_method="GET")
